@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from accounts import views as account_views
+from tenants import views as tenant_views
+
+urlpatterns = [
+    path("", tenant_views.landing, name="home"),
+    path("pricing/", tenant_views.pricing, name="pricing"),
+    path("workspaces/", account_views.workspaces, name="workspaces"),
+    path("workspaces/<slug:slug>/open/", account_views.open_workspace, name="open_workspace"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+]

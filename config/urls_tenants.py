@@ -1,0 +1,30 @@
+from django.urls import include, path
+
+from accounts import views as account_views
+from alerts import views as alert_views
+from backups import views as backup_views
+from bots import views as bot_views
+from exchanges import views as exchange_views
+from support import views as support_views
+from tenants import views as tenant_views
+
+urlpatterns = [
+    path("", tenant_views.dashboard, name="home"),
+    path("bots/", bot_views.bot_list, name="bots"),
+    path("exchanges/", exchange_views.connection_list, name="exchanges"),
+    path("alerts/", alert_views.alert_list, name="alerts"),
+    path("backups/", backup_views.backup_list, name="backups"),
+    path("support/", support_views.ticket_list, name="support"),
+    path("settings/members/", account_views.members, name="members"),
+    path("settings/members/invite/", account_views.invite_member, name="invite_member"),
+    path("settings/members/<int:membership_id>/role/", account_views.change_member_role, name="change_member_role"),
+    path("settings/members/<int:membership_id>/remove/", account_views.remove_member, name="remove_member"),
+    path(
+        "settings/invitations/<int:invitation_id>/revoke/", account_views.revoke_invitation, name="revoke_invitation"
+    ),
+    path("invitations/<str:token>/", account_views.accept_invitation, name="accept_invitation"),
+    path("handover/", account_views.handover, name="handover"),
+    # Workspaces are created on the public site; a workspace host has no signup.
+    path("accounts/signup/", account_views.signup_elsewhere, name="account_signup"),
+    path("accounts/", include("allauth.urls")),
+]

@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django_tenants.admin import TenantAdminMixin
+
+from tenants.models import Domain, Tenant
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+
+
+@admin.register(Tenant)
+class TenantAdmin(TenantAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "slug", "kind", "schema_name", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["name", "slug", "schema_name"]
+    readonly_fields = ["schema_name", "kind", "created_at"]
+    inlines = [DomainInline]
+
+    def has_add_permission(self, request):
+        # Workspaces are provisioned by signup or `manage.py create_workspace`, which
+        # also create the owner's membership.
+        return False
+
+
+@admin.register(Domain)
+class DomainAdmin(admin.ModelAdmin):
+    list_display = ["domain", "tenant", "is_primary"]
+    search_fields = ["domain", "tenant__name"]
+    list_select_related = ["tenant"]

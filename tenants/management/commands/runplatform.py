@@ -1,0 +1,94 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import connections
+
+from config import embedded_postgres
+
+STOP_TIMEOUT = 20  # seconds each process gets to stop before it is killed
+
+
+def _die_with_parent():
+    """Children run in their own session (Ctrl-C reaches only us, and we stop them in
+    order), so should we be killed outright they would outlive us; on Linux the kernel
+    sends them SIGTERM when we die."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class Command(BaseCommand):
+    help = (
+        "Start the whole platform for development: database (embedded unless DATABASE_URL), "
+        "migrations, demo workspace, daphne (HTTP + websockets) and a django-q2 cluster. "
+        "Ctrl-C stops all of it."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=settings.PORT)
+        parser.add_argument("--bind", default=os.environ.get("BIND_ADDRESS", "127.0.0.1"))
+        parser.add_argument("--no-demo", action="store_true", help="Do not create the demo workspace.")
+
+    def handle(self, *args, port, bind, no_demo, **options):
+        call_command("init_system")
+        if not no_demo:
+            call_command("seed_demo")
+        if not settings.DEBUG:
+            call_command("collectstatic", interactive=False, verbosity=0)
+        connections.close_all()
+
+        self.stopping = False
+        signal.signal(signal.SIGINT, self._request_stop)
+        signal.signal(signal.SIGTERM, self._request_stop)
+        processes = {
+            "web": self._spawn(sys.executable, "-m", "daphne", "-b", bind, "-p", str(port), "config.asgi:application"),
+            "worker": self._spawn(sys.executable, "manage.py", "qcluster"),
+        }
+        self.stdout.write(
+            self.style.SUCCESS(f"Aviary runs on http://{settings.BASE_DOMAIN}:{port}/ (Ctrl-C stops everything)")
+        )
+        exit_code = 0
+        try:
+            while not self.stopping:
+                for name, process in processes.items():
+                    if process.poll() is not None:
+                        self.stderr.write(f"{name} exited with status {process.returncode}; stopping.")
+                        exit_code = 1
+                        self.stopping = True
+                time.sleep(0.3)
+        finally:
+            self._stop(processes)
+        sys.exit(exit_code)
+
+    @staticmethod
+    def _spawn(*argv):
+        return subprocess.Popen(argv, start_new_session=True, preexec_fn=_die_with_parent)
+
+    def _request_stop(self, signum, frame):
+        self.stopping = True
+
+    def _stop(self, processes):
+        self.stdout.write("Stopping ...")
+        for process in processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for name, process in processes.items():
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                self.stderr.write(f"{name} did not stop in time; killing it.")
+                process.kill()
+                process.wait()
+        if settings.EMBEDDED_PGDATA:
+            embedded_postgres.stop(settings.EMBEDDED_PGDATA)
+        self.stdout.write("Stopped.")
