@@ -1,0 +1,7 @@
+"""Channel layer group names. Every group is prefixed with the tenant's schema, so a
+message can only ever reach sockets of that tenant."""
+
+
+def workspace_group(schema_name: str) -> str:
+    return f"{schema_name}.bots"
+
