@@ -1,0 +1,5 @@
+from django.shortcuts import render
+
+
+def bot_list(request):
+    return render(request, "bots/bot_list.html")

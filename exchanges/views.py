@@ -1,0 +1,5 @@
+from django.shortcuts import render
+
+
+def connection_list(request):
+    return render(request, "exchanges/connection_list.html")
