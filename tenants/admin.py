@@ -14,7 +14,8 @@ class TenantAdmin(TenantAdminMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "kind", "schema_name", "created_at"]
     list_filter = ["kind"]
     search_fields = ["name", "slug", "schema_name"]
-    readonly_fields = ["schema_name", "kind", "created_at"]
+    # The slug is baked into the schema name and the domain; renaming is not an admin edit.
+    readonly_fields = ["slug", "schema_name", "kind", "created_at"]
     inlines = [DomainInline]
 
     def has_add_permission(self, request):
