@@ -39,8 +39,25 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+def _encryption_keys() -> list[str]:
+    """ENCRYPTION_KEYS ("key_id:base64key,..." newest first) from the environment, else
+    one key generated once and kept under var/ for development."""
+    if keys := env_list("ENCRYPTION_KEYS"):
+        return keys
+    path = VAR_DIR / "encryption_keys"
+    if not path.exists():
+        from exchanges.vault import generate_key_spec
+
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(generate_key_spec("dev1"))
+        path.chmod(0o600)
+    return [line for line in path.read_text().split() if line]
+
+
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = _secret_key()
+# Secrets at rest (exchange credentials): AES-GCM key ring, newest first.
+ENCRYPTION_KEYS = _encryption_keys()
 
 # --- hosts and tenancy -------------------------------------------------------------
 # `<slug>.<BASE_DOMAIN>` is a workspace, BASE_DOMAIN itself the public site.
@@ -178,6 +195,13 @@ Q_CLUSTER = {
     "label": "Tasks",
     **({"redis": REDIS_URL} if REDIS_URL else {"orm": "default", "poll": 0.5}),
 }
+
+# --- exchanges -------------------------------------------------------------------------
+# The simulated paper market: every process with the same seed sees the same prices.
+PAPER_FEED_SEED = int(os.environ.get("PAPER_FEED_SEED", "0"))
+# Per ccxt exchange id: {"api": {urls['api'] entries to replace}, "options": {...}}, for
+# tests against a local fake exchange or for a self-hosted gateway.
+CCXT_CLIENT_OVERRIDES: dict[str, dict] = {}
 
 # --- accounts ------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -11,6 +11,8 @@ os.environ.setdefault("AVIARY_PGDATA_THROWAWAY", "1")
 from config.settings import *  # noqa: E402,F403
 from config.settings import DATABASES  # noqa: E402
 
+# Fixed test keys, newest first (test-only; never used outside the test suite).
+ENCRYPTION_KEYS = ["test2:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=", "test1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
