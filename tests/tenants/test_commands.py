@@ -32,6 +32,12 @@ def test_seed_demo_creates_the_demo_workspace_once_and_prints_the_login(db, sett
     assert "http://demo.localhost:8000/" in first
     assert f"log in as {owner.email} with password {password}" in first
     assert first == second
+    from django_tenants.utils import schema_context
+
+    from exchanges.models import ExchangeConnection
+
+    with schema_context(demo.schema_name):
+        assert list(ExchangeConnection.objects.values_list("exchange", flat=True)) == ["paper"]
 
 
 def test_create_workspace_makes_a_workspace_for_an_existing_user(db):

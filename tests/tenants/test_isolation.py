@@ -12,6 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts.actions import do_invite_member
 from accounts.models import Invitation, Membership, Role
+from exchanges.actions import do_create_connection
 
 # Views on a workspace host that non-members may reach, each for a reason.
 OPEN_TO_NON_MEMBERS = {
@@ -51,9 +52,11 @@ def fill(route, values):
 def acme_rows(acme):
     """IDs of Acme's own rows, for every kind of URL parameter the workspace host takes."""
     invitation = do_invite_member(acme.tenant, email="pending@example.com", role=Role.VIEWER, actor=acme.owner)
+    connection = do_create_connection(acme.tenant, label="Acme paper", exchange="paper", actor=acme.owner)
     return {
         "membership_id": Membership.objects.get(tenant=acme.tenant, user=acme.viewer).pk,
         "invitation_id": invitation.pk,
+        "connection_id": connection.pk,
         "token": "not-a-real-token",
     }
 
@@ -128,7 +131,9 @@ def test_a_workspace_s_pages_show_only_its_own_people(acme, globex, acme_rows):
 
 
 def test_members_see_every_page_of_their_own_workspace(acme, acme_rows):
-    client = acme.client(acme.viewer)
-    for name, url in pages(workspace_patterns()):
-        response = client.get(url)
-        assert response.status_code in (200, 405), (name, response.status_code)
+    """The owner reaches every page; a viewer reaches them or is told no (never a 500)."""
+    for user, allowed in ((acme.owner, (200, 405)), (acme.viewer, (200, 403, 405))):
+        client = acme.client(user)
+        for name, url in pages(workspace_patterns()):
+            response = client.get(url)
+            assert response.status_code in allowed, (name, user.email, response.status_code)

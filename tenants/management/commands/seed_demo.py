@@ -3,15 +3,19 @@ import secrets
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django_tenants.utils import schema_context
 
 from accounts.actions import do_create_user
 from accounts.models import User
+from exchanges.actions import do_create_connection
+from exchanges.models import ExchangeConnection
 from tenants.actions import do_create_workspace
 from tenants.hosts import workspace_url
 from tenants.models import Tenant
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_SLUG = "demo"
+DEMO_PAPER = "Demo paper account"
 
 
 class Command(BaseCommand):
@@ -35,6 +39,10 @@ class Command(BaseCommand):
             demo = Tenant.objects.filter(slug=DEMO_SLUG).first()
             if demo is None:
                 demo = do_create_workspace(name="Demo", slug=DEMO_SLUG, owner=owner, actor=owner)
+            with schema_context(demo.schema_name):
+                has_paper = ExchangeConnection.objects.filter(label=DEMO_PAPER).exists()
+            if not has_paper:
+                do_create_connection(demo, label=DEMO_PAPER, exchange="paper", actor=owner)
         self.stdout.write(
             f"Demo workspace: {workspace_url(demo)}\n"
             f"  log in as {DEMO_EMAIL} with password {password_file.read_text().strip()}"
