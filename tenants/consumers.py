@@ -21,3 +21,7 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
 
     async def push_html(self, event):
         await self.send(text_data=event["html"])
+
+    async def bot_status(self, event):
+        """A bot's status from the engine or an action. Rendering it into the page's
+        partials belongs to the live pages; until a page asks for it, nothing is sent."""

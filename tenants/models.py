@@ -41,3 +41,47 @@ class Tenant(TenantMixin):
 
 class Domain(DomainMixin):
     """A host name routed to a tenant: `<slug>.<BASE_DOMAIN>`, or BASE_DOMAIN for public."""
+
+
+class BotRun(models.Model):
+    """The engine's run registry: one row per bot the engine should tick (running,
+    paused or stopping), so runners never scan tenant schemas to find work. `version`
+    goes up whenever the bot's wishes change (pause, stop, new settings): runners poll
+    these rows each tick and reload a bot only when its version moved."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="bot_runs")
+    bot_id = models.BigIntegerField()
+    shard = models.PositiveSmallIntegerField(db_index=True)
+    version = models.PositiveBigIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "bot_id"], name="one_run_per_bot")]
+
+    def __str__(self):
+        return f"bot {self.bot_id} of {self.tenant_id} on shard {self.shard}"
+
+
+class ShardLease(models.Model):
+    """Who runs a shard of bots, until when. A runner holds the lease while it renews it;
+    a lease that lapses is taken over. `generation` rises at every claim and fences
+    writes: an order is only written under the generation that still holds the lease."""
+
+    shard = models.PositiveSmallIntegerField(primary_key=True)
+    owner = models.CharField(max_length=100, blank=True)
+    generation = models.PositiveBigIntegerField(default=0)
+    expires_at = models.FloatField(default=0)
+    claimed_at = models.FloatField(default=0)
+    enqueued_at = models.FloatField(default=0)
+    # What the holder last reported: for engine_status and capacity planning.
+    bots = models.PositiveIntegerField(default=0)
+    ticks_per_second = models.FloatField(default=0)
+    lag_p50_ms = models.FloatField(default=0)
+    lag_p99_ms = models.FloatField(default=0)
+    reported_at = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["shard"]
+
+    def __str__(self):
+        return f"shard {self.shard}"

@@ -1,6 +1,8 @@
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from bots.registry import ensure_leases
+from bots.tasks import ensure_schedules
 from tenants.actions import do_ensure_public_site, do_ensure_template_schema
 
 
@@ -17,5 +19,7 @@ class Command(BaseCommand):
         call_command("createcachetable", verbosity=quiet)
         do_ensure_template_schema()
         call_command("migrate_schemas", tenant=True, interactive=False, verbosity=quiet)
+        ensure_schedules()
+        ensure_leases()
         if verbosity:
             self.stdout.write(self.style.SUCCESS("Database is up to date."))

@@ -1,0 +1,67 @@
+"""The engine's run registry in the public schema (tenants.BotRun, tenants.ShardLease):
+which bots to tick, on which shard, and who runs each shard."""
+
+import time
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, F
+
+from tenants.models import BotRun, ShardLease
+
+# A runner enqueued for a lapsed shard gets this long to claim it before another is sent.
+ENQUEUE_GRACE = 30.0
+
+
+def register(tenant, bot_id: int) -> BotRun:
+    """Put a bot on a shard (the least loaded) and make sure someone runs that shard."""
+    with transaction.atomic():
+        run = BotRun.objects.select_for_update().filter(tenant=tenant, bot_id=bot_id).first()
+        if run is None:
+            run = BotRun.objects.create(tenant=tenant, bot_id=bot_id, shard=least_loaded_shard())
+        else:
+            BotRun.objects.filter(pk=run.pk).update(version=F("version") + 1)
+    transaction.on_commit(lambda: ensure_runner(run.shard))
+    return run
+
+
+def touch(tenant, bot_id: int) -> None:
+    """The bot's wishes changed (pause, stop, settings): runners reload it next tick."""
+    BotRun.objects.filter(tenant=tenant, bot_id=bot_id).update(version=F("version") + 1)
+
+
+def unregister(tenant, bot_id: int) -> None:
+    BotRun.objects.filter(tenant=tenant, bot_id=bot_id).delete()
+
+
+def least_loaded_shard() -> int:
+    counts = dict(BotRun.objects.values_list("shard").annotate(n=Count("id")).values_list("shard", "n"))
+    return min(range(settings.ENGINE_SHARDS), key=lambda shard: (counts.get(shard, 0), shard))
+
+
+def ensure_leases() -> None:
+    existing = set(ShardLease.objects.values_list("shard", flat=True))
+    ShardLease.objects.bulk_create(
+        [ShardLease(shard=shard) for shard in range(settings.ENGINE_SHARDS) if shard not in existing],
+        ignore_conflicts=True,
+    )
+
+
+def ensure_runner(shard: int) -> bool:
+    """Enqueue a runner for `shard` unless its lease is held or one was enqueued recently."""
+    from django_q.tasks import async_task
+
+    ensure_leases()
+    now = time.time()
+    claimed = ShardLease.objects.filter(shard=shard, expires_at__lt=now, enqueued_at__lt=now - ENQUEUE_GRACE).update(
+        enqueued_at=now
+    )
+    if claimed:
+        async_task("bots.engine.runner.run_shard", shard, task_name=f"engine shard {shard}", group="engine")
+    return bool(claimed)
+
+
+def revive_lapsed_shards() -> list[int]:
+    """The schedule's backstop: every shard with bots whose lease lapsed gets a runner."""
+    busy = set(BotRun.objects.values_list("shard", flat=True).distinct())
+    return [shard for shard in sorted(busy) if ensure_runner(shard)]
