@@ -3,9 +3,11 @@ outsider, and clients already logged in on the right host."""
 
 import itertools
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import Membership, Role, User
@@ -27,6 +29,8 @@ def django_db_setup(django_db_setup, django_db_blocker):
     so tests provision workspaces by cloning like production does."""
     with django_db_blocker.unblock():
         ensure_platform_rows()
+        # The tests cache in memory, but processes they start (qcluster) use the database cache.
+        call_command("createcachetable", "aviary_cache", verbosity=0)
 
 
 @pytest.fixture
@@ -122,3 +126,25 @@ def transactional_db(transactional_db):
         cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'ws\\_%'")
         for (schema,) in cursor.fetchall():
             cursor.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+FAKE_KEYS = {"apiKey": "fake-key-1234", "secret": "fake-secret-5678"}
+
+
+@pytest.fixture
+def fake_binance(settings, monkeypatch):
+    """A local fake Binance, with ccxt's `binance` pointed at it for this test, and short
+    back-offs so that retries do not slow the suite."""
+    from tests.fakes.binance import FakeBinance
+
+    monkeypatch.setattr("exchanges.adapters.ccxt.FIRST_BACKOFF", 0.01)
+    with FakeBinance(api_key=FAKE_KEYS["apiKey"], secret=FAKE_KEYS["secret"], fault_delay=3.0) as fake:
+        fake.set_balance("USDT", Decimal("10000"))
+        settings.CCXT_CLIENT_OVERRIDES = {
+            "binance": {
+                "api": {"public": fake.base_url + "/api/v3", "private": fake.base_url + "/api/v3"},
+                # Spot markets only, from the fake's exchangeInfo: nothing else to reach.
+                "options": {"fetchMarkets": {"types": ["spot"]}, "fetchMargins": False, "fetchCurrencies": False},
+            }
+        }
+        yield fake

@@ -52,6 +52,13 @@ class ExchangeAdapter(ABC):
     @abstractmethod
     async def fetch_positions(self, symbols: list[str] | None = None) -> list[dict]: ...
 
+    @abstractmethod
+    def amount_to_precision(self, symbol: str, amount: Decimal) -> Decimal:
+        """The amount the exchange will take: truncated to the market's step."""
+
+    @abstractmethod
+    def price_to_precision(self, symbol: str, price: Decimal) -> Decimal: ...
+
     async def close(self) -> None:
         """Release connections; the adapter is not used afterwards."""
 

@@ -74,6 +74,8 @@ class CcxtAdapter(ExchangeAdapter):
     # --- plumbing ----------------------------------------------------------------------
 
     async def _call(self, method: str, *args, retry: bool = True):
+        if method != "load_markets" and not self.client.markets:
+            await self.load_markets()
         delay = FIRST_BACKOFF
         for attempt in range(ATTEMPTS if retry else 1):
             try:
@@ -130,7 +132,14 @@ class CcxtAdapter(ExchangeAdapter):
     # --- the interface ----------------------------------------------------------------------
 
     async def load_markets(self):
-        return await self._call("load_markets")
+        """Loaded once and kept by ccxt. An empty or unreadable answer must not be kept:
+        ccxt would then refuse every symbol as unknown, for good."""
+        markets = await self._call("load_markets")
+        if not markets:
+            # ccxt memoises its loading future, an empty success included: forget it all.
+            self.client.markets = self.client.markets_by_id = self.client.markets_loading = None
+            raise errors.TemporarilyUnavailable(f"{self.exchange_id}: the market list was empty or unreadable.")
+        return markets
 
     async def fetch_ticker(self, symbol):
         return await self._call("fetch_ticker", symbol)
@@ -208,6 +217,13 @@ class CcxtAdapter(ExchangeAdapter):
         if not self.client.has.get("fetchPositions"):
             return []
         return await self._call("fetch_positions", symbols)
+
+    def amount_to_precision(self, symbol, amount):
+        """Needs the markets loaded (load_markets)."""
+        return Decimal(self.client.amount_to_precision(symbol, float(amount)))
+
+    def price_to_precision(self, symbol, price):
+        return Decimal(self.client.price_to_precision(symbol, float(price)))
 
     async def close(self):
         await self.client.close()

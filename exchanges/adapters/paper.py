@@ -137,6 +137,12 @@ class PaperAdapter(ExchangeAdapter):
     async def fetch_positions(self, symbols=None):
         return await self._call("fetch_positions", symbols)
 
+    def amount_to_precision(self, symbol, amount):
+        return markets.amount_to_precision(symbol, amount)
+
+    def price_to_precision(self, symbol, price):
+        return markets.price_to_precision(symbol, price)
+
     async def close(self):
         if self.price_client is not None:
             await self.price_client.close()

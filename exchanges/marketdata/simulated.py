@@ -180,7 +180,7 @@ class SimulatedFeed(Feed):
                 continue
             if k == 0:
                 # Inside [t0, t1] the segment's extremes are at its whole-second ends.
-                best = max(best, *(sign * self._suffix(symbol, n)[0] for n in (a, b) if t0 <= n <= t1))
+                best = max([best, *(sign * self._suffix(symbol, n)[0] for n in (a, b) if t0 <= n <= t1)])
                 continue
             half = a + (1 << (k - 1))
             # Visit the more promising half first: it raises `best` sooner and prunes more.

@@ -1,5 +1,3 @@
-from decimal import Decimal
-
 import pytest
 from django_tenants.utils import schema_context
 
@@ -28,24 +26,3 @@ def paper(acme):
 
     return Paper()
 
-
-FAKE_KEYS = {"apiKey": "fake-key-1234", "secret": "fake-secret-5678"}
-
-
-@pytest.fixture
-def fake_binance(settings, monkeypatch):
-    """A local fake Binance, with ccxt's `binance` pointed at it for this test, and short
-    back-offs so that retries do not slow the suite."""
-    from tests.fakes.binance import FakeBinance
-
-    monkeypatch.setattr("exchanges.adapters.ccxt.FIRST_BACKOFF", 0.01)
-    with FakeBinance(api_key=FAKE_KEYS["apiKey"], secret=FAKE_KEYS["secret"], fault_delay=3.0) as fake:
-        fake.set_balance("USDT", Decimal("10000"))
-        settings.CCXT_CLIENT_OVERRIDES = {
-            "binance": {
-                "api": {"public": fake.base_url + "/api/v3", "private": fake.base_url + "/api/v3"},
-                # Spot markets only, from the fake's exchangeInfo: nothing else to reach.
-                "options": {"fetchMarkets": {"types": ["spot"]}, "fetchMargins": False, "fetchCurrencies": False},
-            }
-        }
-        yield fake

@@ -8,7 +8,7 @@ from asgiref.sync import async_to_sync
 
 from exchanges import errors
 from exchanges.adapters.ccxt import CcxtAdapter
-from tests.exchanges.conftest import FAKE_KEYS
+from tests.conftest import FAKE_KEYS
 
 
 def run(fake, call, *, credentials=FAKE_KEYS, timeout_ms=400):

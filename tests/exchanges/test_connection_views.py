@@ -9,7 +9,7 @@ from django_tenants.utils import schema_context
 from accounts.models import AuditEvent
 from exchanges.actions import do_create_connection
 from exchanges.models import ExchangeConnection, PaperOrder
-from tests.exchanges.conftest import FAKE_KEYS
+from tests.conftest import FAKE_KEYS
 
 BINANCE_FORM = {"label": "Main", "exchange": "binance", **FAKE_KEYS}
 

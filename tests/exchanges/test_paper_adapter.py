@@ -10,7 +10,7 @@ from exchanges.adapters import adapter_for
 from exchanges.adapters.ccxt import CcxtAdapter
 from exchanges.adapters.paper import simulated_feed
 from exchanges.errors import InvalidOrder, TemporarilyUnavailable
-from tests.exchanges.conftest import FAKE_KEYS
+from tests.conftest import FAKE_KEYS
 from tests.exchanges.paper import T0, Clock
 
 

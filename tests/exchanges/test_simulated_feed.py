@@ -84,3 +84,10 @@ def test_candles_are_consistent():
         assert candle[1] == previous[4]  # open = previous close
     for _ms, open_, high, low, close, volume in candles:
         assert low <= min(open_, close) and high >= max(open_, close) and volume > 0
+
+
+def test_extremes_within_one_second_come_from_the_ends():
+    feed = SimulatedFeed()
+    low, high = feed.extremes("BTC/USDT", T + 0.2, T + 0.7)
+    ends = sorted([feed.price("BTC/USDT", T + 0.2), feed.price("BTC/USDT", T + 0.7)])
+    assert (low, high) == (ends[0], ends[1])

@@ -1,0 +1,203 @@
+"""The engine's database work, synchronous (run through sync_to_async), each function
+one transaction in one bot's schema.
+
+Two invariants live here. Orders are written as `pending`, with their deterministic
+client order id, before the exchange hears of them, and only by the runner that still
+holds the shard's lease (the lease row is read FOR SHARE in the same transaction, so a
+takeover waits for the write and then sees it). Fills are recorded as increases of an
+order's cumulative filled amount, keyed by that amount, so reading the same order
+twice, or from two runners, never counts a fill twice.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.db import connection as db, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from bots.accounting import Book, apply_fill
+from bots.models import Bot, BotEvent, Fill, Order, Position, SeriesPoint
+
+ZERO = Decimal(0)
+STATUS = {"open": Order.Status.OPEN, "closed": Order.Status.CLOSED, "canceled": Order.Status.CANCELED,
+          "cancelled": Order.Status.CANCELED, "expired": Order.Status.CANCELED, "rejected": Order.Status.CANCELED}
+
+
+class LeaseLost(Exception):
+    """This runner no longer holds the shard: stop writing for its bots."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    shard: int
+    owner: str
+    generation: int
+
+
+@dataclass
+class Snapshot:
+    bot: Bot
+    orders: list[Order]  # pending and open
+    books: dict[str, Book]
+    realized_today: Decimal
+    connection: object = None
+    events: list = field(default_factory=list)
+
+
+def load(schema: str, bot_id: int) -> Snapshot | None:
+    with schema_context(schema):
+        bot = Bot.objects.select_related("connection").filter(pk=bot_id).first()
+        if bot is None:
+            return None
+        orders = list(bot.orders.filter(status__in=[Order.Status.PENDING, Order.Status.OPEN]).order_by("id"))
+        books = {p.symbol: Book(p.amount, p.average_price, p.realized_pnl, p.fees) for p in bot.positions.all()}
+        return Snapshot(bot, orders, books, realized_today(bot_id), connection=bot.connection)
+
+
+def realized_today(bot_id: int) -> Decimal:
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    total = Fill.objects.filter(bot_id=bot_id, timestamp__gte=midnight).aggregate(s=Sum("realized_pnl"))["s"]
+    return total or ZERO
+
+
+def begin_order(schema: str, lease: Lease | None, bot_id: int, tenant_id: int, *, tag, symbol, side, type, amount,
+                price, reduce_only) -> Order:
+    """`lease` None: a writer outside the engine (a webhook signal); it serialises with the
+    engine on the bot's row, which the sequence update locks."""
+    with schema_context(schema), transaction.atomic():
+        if lease is not None:
+            _hold(lease)
+        seq = Bot.objects.filter(pk=bot_id).update(intent_seq=F("intent_seq") + 1)
+        if not seq:
+            raise LeaseLost(f"bot {bot_id} is gone")
+        number = Bot.objects.values_list("intent_seq", flat=True).get(pk=bot_id)
+        return Order.objects.create(
+            bot_id=bot_id, client_order_id=client_order_id(tenant_id, bot_id, number), tag=tag, symbol=symbol,
+            side=side, type=type, amount=amount, price=price, reduce_only=reduce_only,
+        )
+
+
+def client_order_id(tenant_id: int, bot_id: int, number: int) -> str:
+    """Deterministic, unique per workspace, bot and intent; fits every exchange's limit."""
+    return f"av{tenant_id}b{bot_id}n{number}"
+
+
+def _hold(lease: Lease) -> None:
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM public.tenants_shardlease WHERE shard = %s AND owner = %s AND generation = %s "
+            "AND expires_at > extract(epoch from clock_timestamp()) FOR SHARE",
+            [lease.shard, lease.owner, lease.generation],
+        )
+        if cursor.fetchone() is None:
+            raise LeaseLost(f"shard {lease.shard} is no longer ours")
+
+
+def settle(schema: str, order_id: int, reported: dict, quote: str) -> tuple[Order, list[Fill]]:
+    """Bring an order in line with what the exchange reports; record new fills once."""
+    with schema_context(schema), transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        fills = []
+        filled = _decimal(reported.get("filled")) or ZERO
+        if filled > order.filled:
+            fills.append(_record_fill(order, reported, filled, quote))
+        if reported.get("id"):
+            order.exchange_order_id = str(reported["id"])
+        status = STATUS.get(str(reported.get("status") or "").lower())
+        if status and not (order.status == Order.Status.CLOSED and status != Order.Status.CLOSED):
+            order.status = status
+        elif order.status == Order.Status.PENDING:
+            order.status = Order.Status.OPEN
+        order.save()
+        return order, fills
+
+
+def _record_fill(order: Order, reported: dict, filled: Decimal, quote: str) -> Fill:
+    average = _decimal(reported.get("average")) or _decimal(reported.get("price")) or order.price
+    delta = filled - order.filled
+    previous_cost = order.filled * (order.average or ZERO)
+    price = ((filled * average - previous_cost) / delta).quantize(Decimal("1e-12"))
+    fee_total = _fee_in_quote(reported.get("fee"), order, average, quote)
+    fee = max(fee_total - order.fee, ZERO)
+    fill, created = Fill.objects.get_or_create(
+        order=order, sequence=format(filled.normalize(), "f"),
+        defaults={"bot_id": order.bot_id, "symbol": order.symbol, "side": order.side, "price": price, "amount": delta,
+                  "fee": fee, "timestamp": _timestamp(reported)},
+    )
+    if created:
+        position, _ = Position.objects.select_for_update().get_or_create(bot_id=order.bot_id, symbol=order.symbol)
+        book, realized = apply_fill(Book(position.amount, position.average_price, position.realized_pnl, position.fees),
+                                    order.side, delta, price, fee)
+        position.amount, position.average_price = book.amount, book.average_price
+        position.realized_pnl, position.fees = book.realized_pnl, book.fees
+        position.save()
+        fill.realized_pnl = realized
+        fill.save(update_fields=["realized_pnl"])
+        BotEvent.objects.create(
+            bot_id=order.bot_id, kind=BotEvent.Kind.ORDER_FILLED,
+            message=f"{order.side.capitalize()} {delta.normalize():f} {order.symbol} at {price.normalize():f} ({order.tag})",
+            data={"order": order.client_order_id, "realized_pnl": str(realized)},
+        )
+    order.filled, order.average, order.fee = filled, average, fee_total
+    return fill
+
+
+def _fee_in_quote(fee, order: Order, price: Decimal, quote: str) -> Decimal:
+    if not isinstance(fee, dict) or fee.get("cost") is None:
+        return order.fee
+    cost = _decimal(fee["cost"]) or ZERO
+    currency = fee.get("currency")
+    if currency in (None, quote):
+        return cost
+    if currency == order.symbol.split("/")[0]:
+        return (cost * price).quantize(Decimal("1e-12"))
+    return order.fee  # paid in a third asset (e.g. BNB): not known in quote here
+
+
+def fail(schema: str, order_id: int, error: str) -> Order:
+    with schema_context(schema), transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status in (Order.Status.PENDING, Order.Status.OPEN) and not order.filled:
+            order.status, order.error = Order.Status.FAILED, error[:500]
+            order.save(update_fields=["status", "error", "updated_at"])
+            BotEvent.objects.create(bot_id=order.bot_id, kind=BotEvent.Kind.ORDER_FAILED,
+                                    message=f"{order.tag}: {error}"[:500], data={"order": order.client_order_id})
+        return order
+
+
+def save_runtime(schema: str, bot_id: int, **fields) -> None:
+    with schema_context(schema):
+        Bot.objects.filter(pk=bot_id).update(**fields)
+
+
+def add_events(schema: str, bot_id: int, events: list[tuple[str, str, bool, dict]]) -> None:
+    with schema_context(schema):
+        BotEvent.objects.bulk_create(
+            [BotEvent(bot_id=bot_id, kind=kind, message=message[:500], alert=alert, data=data)
+             for kind, message, alert, data in events]
+        )
+
+
+def heartbeat(schema: str, beats: dict[int, tuple[float, Decimal | None]], points: list[tuple[int, str, float, Decimal]]) -> None:
+    """Last tick time and price of many bots, and their chart points, in two statements."""
+    with schema_context(schema), transaction.atomic():
+        bots = [Bot(pk=bot_id, last_tick_at=at, last_price=price) for bot_id, (at, price) in beats.items()]
+        Bot.objects.bulk_update(bots, ["last_tick_at", "last_price"])
+        SeriesPoint.objects.bulk_create([
+            SeriesPoint(bot_id=bot_id, series=series, timestamp=datetime.fromtimestamp(at, UTC), value=value)
+            for bot_id, series, at, value in points
+        ])
+
+
+def _decimal(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    return Decimal(str(value))
+
+
+def _timestamp(reported: dict):
+    ms = reported.get("lastTradeTimestamp") or reported.get("timestamp")
+    return datetime.fromtimestamp(ms / 1000, UTC) if ms else timezone.now()
