@@ -4,6 +4,7 @@ from accounts import views as account_views
 from alerts import views as alert_views
 from backups import views as backup_views
 from bots import views as bot_views
+from bots import webhooks as bot_webhooks
 from exchanges import views as exchange_views
 from support import views as support_views
 from tenants import views as tenant_views
@@ -31,6 +32,7 @@ urlpatterns = [
     ),
     path("invitations/<str:token>/", account_views.accept_invitation, name="accept_invitation"),
     path("handover/", account_views.handover, name="handover"),
+    path("hooks/signal/<str:token>/", bot_webhooks.signal_webhook, name="signal_webhook"),
     # Workspaces are created on the public site; a workspace host has no signup.
     path("accounts/signup/", account_views.signup_elsewhere, name="account_signup"),
     path("accounts/", include("allauth.urls")),

@@ -19,6 +19,7 @@ OPEN_TO_NON_MEMBERS = {
     "handover": "carries a login from the public site; refuses bad tokens",
     "accept_invitation": "the invitee is not a member yet; needs the emailed token",
     "account_signup": "redirects to the public site",
+    "signal_webhook": "authenticated by the bot's secret URL and the secret in the body",
 }
 
 

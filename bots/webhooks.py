@@ -1,0 +1,76 @@
+"""The signal webhook: one secret URL per signal bot, on its workspace's host.
+
+POST /hooks/signal/<token>/ with a TradingView / 3Commas-style body (JSON, or
+key=value). The body's `secret` must match the bot's. Answers: 200 with the outcome
+(accepted, alerted, dropped, duplicate), 400 for a malformed or stale signal, 403 for a
+bad secret, 404 for an unknown URL, 409 when the bot is not running, 429 when the bot
+receives more than SIGNAL_RATE_PER_MINUTE. Every signal that reaches a bot is stored
+with its outcome (the secret stripped)."""
+
+import hmac
+import time
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from accounts.access import open_to_non_members
+from bots import signals
+from bots.actions import token_hash, webhook_credentials
+from bots.models import Bot, Signal
+from tenants.ratelimit import hit
+
+
+@csrf_exempt
+@require_POST
+@open_to_non_members
+def signal_webhook(request, token):
+    bot = Bot.objects.select_related("connection").filter(webhook_token_hash=token_hash(token), strategy="signal").first()
+    if bot is None:
+        return JsonResponse({"error": "Unknown webhook."}, status=404)
+    allowed, retry_after = hit(f"signal:{request.tenant.schema_name}:{bot.pk}", settings.SIGNAL_RATE_PER_MINUTE, 60)
+    if not allowed:
+        response = JsonResponse({"error": "Too many signals for this bot; slow down."}, status=429)
+        response["Retry-After"] = str(retry_after)
+        return response
+    now = time.time()
+    try:
+        payload = signals.read_body(request.content_type or "", request.body)
+    except signals.Refused as refused:
+        return _refuse(bot, refused, {})
+    expected = webhook_credentials(request.tenant, bot).get("secret", "")
+    if not hmac.compare_digest(str(payload.get("secret", "")).encode(), expected.encode()):
+        return _refuse(bot, signals.Refused(403, "Bad secret."), payload)
+    try:
+        parsed = signals.interpret(payload, now)
+    except signals.Refused as refused:
+        return _refuse(bot, refused, payload)
+
+    try:
+        with transaction.atomic():
+            record = Signal.objects.create(bot=bot, signal_id=parsed.signal.signal_id, action=parsed.signal.action,
+                                           strength=parsed.signal.strength, payload=parsed.payload,
+                                           outcome=Signal.Outcome.ACCEPTED)
+    except IntegrityError:
+        return JsonResponse({"status": "duplicate", "signal_id": parsed.signal.signal_id})
+    if bot.state != Bot.State.RUNNING:
+        _finish(record, Signal.Outcome.DROPPED, f"The bot is {bot.get_state_display().lower()}.")
+        return JsonResponse({"status": "dropped", "reason": record.reason, "signal_id": record.signal_id}, status=409)
+    outcome, reason, orders = signals.execute(request.tenant, bot, parsed.signal, now)
+    _finish(record, outcome, reason)
+    return JsonResponse({"status": outcome, "reason": reason, "signal_id": record.signal_id, "orders": orders})
+
+
+def _refuse(bot, refused: signals.Refused, payload: dict) -> JsonResponse:
+    stripped = {key: value for key, value in payload.items() if key != "secret"}
+    Signal.objects.create(bot=bot, signal_id=f"rejected-{time.time_ns()}", action=str(payload.get("action", ""))[:20],
+                          strength=str(payload.get("strength", ""))[:10], payload=stripped,
+                          outcome=Signal.Outcome.REJECTED, reason=refused.reason[:500])
+    return JsonResponse({"error": refused.reason}, status=refused.status)
+
+
+def _finish(record: Signal, outcome: str, reason: str) -> None:
+    record.outcome, record.reason = outcome, reason[:500]
+    record.save(update_fields=["outcome", "reason"])
