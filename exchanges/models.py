@@ -127,6 +127,8 @@ class PaperAccount(models.Model):
     connection = models.OneToOneField(ExchangeConnection, on_delete=models.CASCADE, related_name="paper_account")
     # Replays map wall-clock time onto the dataset from this moment on.
     epoch = models.FloatField(help_text="unix time the account (re)started")
+    # The price path up to here has been matched against every open order.
+    matched_until = models.FloatField(default=0)
     next_order_id = models.PositiveBigIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -175,8 +177,6 @@ class PaperOrder(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     created_ts = models.FloatField()
     updated_ts = models.FloatField()
-    # The price path up to here has been matched against this order.
-    matched_until = models.FloatField()
 
     class Meta:
         constraints = [

@@ -21,12 +21,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Min, Q
 
 from exchanges import markets
 from exchanges.errors import DuplicateOrder, InsufficientFunds, InvalidOrder, OrderNotFound
 from exchanges.models import PaperAccount, PaperBalance, PaperOrder, PaperPosition, PaperTrade
 
 PLACES = Decimal("1e-12")
+# Calls closer together than this share one match: fills are still timed exactly, only
+# noticed up to this much later, and an account traded by many bots is not re-matched
+# for each of them.
+MATCH_GRANULARITY = 0.1
 ZERO = Decimal("0")
 QUOTE = markets.QUOTE
 
@@ -150,7 +155,7 @@ class PaperLedger:
                 client_order_id=client_order_id,
                 symbol=symbol, side=side, type=type, price=price, amount=amount,
                 reduce_only=reduce_only, leverage=leverage if market["swap"] else None,
-                created_ts=now, updated_ts=now, matched_until=now,
+                created_ts=now, updated_ts=now,
             )
             account.next_order_id += 1
             account.save(update_fields=["next_order_id"])
@@ -184,6 +189,12 @@ class PaperLedger:
             account, book, _now = self._open()
             book.save()
             return self._order_dict(self._find(account, id, client_order_id))
+
+    def fetch_orders(self, client_order_ids, symbol=None) -> list[dict]:
+        with transaction.atomic():
+            account, book, _now = self._open()
+            book.save()
+            return [self._order_dict(order) for order in account.orders.filter(client_order_id__in=client_order_ids)]
 
     def fetch_open_orders(self, symbol=None) -> list[dict]:
         with transaction.atomic():
@@ -257,27 +268,28 @@ class PaperLedger:
         return order
 
     def _match(self, account, book, now: float) -> None:
-        resting = list(
-            account.orders.filter(status=PaperOrder.Status.OPEN, type="limit", matched_until__lt=now).order_by(
-                "created_ts", "id"
-            )
-        )
-        crossings = []
-        groups: dict[tuple, list[PaperOrder]] = {}
-        for order in resting:
-            groups.setdefault((order.symbol, order.matched_until), []).append(order)
-        for (symbol, since), orders in groups.items():
-            # One look at the range of the path serves every order of the group; only
-            # orders within reach need the exact search.
+        """Walk the path from the account's last match (or an order's creation, if later)
+        to now; one watermark per account, so a match writes one row, not one per order."""
+        if now - account.matched_until < MATCH_GRANULARITY:
+            return
+        open_limits = account.orders.filter(status=PaperOrder.Status.OPEN, type="limit")
+        # The range of the path since the last match tells which orders it may have
+        # reached: only those are loaded and searched exactly.
+        reachable = Q(pk__in=[])
+        for symbol, first_created in open_limits.values_list("symbol").annotate(first=Min("created_ts")):
+            since = max(account.matched_until, first_created)
+            if since >= now:
+                continue
             low, high = self.feed.extremes(symbol, since, now)
             tick = markets.market(symbol)["precision"]["price"]
-            for order in orders:
-                buying = order.side == "buy"
-                if (low - tick > order.price) if buying else (high + tick < order.price):
-                    continue
-                at = self.feed.first_cross(symbol, since, now, order.price, down=buying)
-                if at is not None:
-                    crossings.append((at, order.created_ts, order.pk, order))
+            reachable |= Q(symbol=symbol, side="buy", price__gte=low - tick) | Q(symbol=symbol, side="sell",
+                                                                                price__lte=high + tick)
+        crossings = []
+        for order in open_limits.filter(reachable):
+            start = max(account.matched_until, order.created_ts)
+            at = self.feed.first_cross(order.symbol, start, now, order.price, down=order.side == "buy")
+            if at is not None:
+                crossings.append((at, order.created_ts, order.pk, order))
         for at, _created, _pk, order in sorted(crossings, key=lambda c: c[:3]):
             self._release(book, order)
             try:
@@ -288,11 +300,11 @@ class PaperLedger:
                 fill = None
                 order.status = PaperOrder.Status.CANCELED
                 order.updated_ts = at
-            order.matched_until = now
             order.save()
             if fill:
                 self._record_trade(order, fill, at)
-        account.orders.filter(status=PaperOrder.Status.OPEN, matched_until__lt=now).update(matched_until=now)
+        account.matched_until = now
+        account.save(update_fields=["matched_until"])
 
     def _reserve(self, book: _Book, order: PaperOrder, market) -> None:
         fee_rate = max(market["maker"], market["taker"])

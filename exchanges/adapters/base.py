@@ -13,7 +13,7 @@ Errors are exchanges.errors classes only.
 from abc import ABC, abstractmethod
 from decimal import Decimal
 
-from exchanges.errors import DuplicateOrder
+from exchanges.errors import DuplicateOrder, OrderNotFound
 
 
 class ExchangeAdapter(ABC):
@@ -51,6 +51,18 @@ class ExchangeAdapter(ABC):
 
     @abstractmethod
     async def fetch_positions(self, symbols: list[str] | None = None) -> list[dict]: ...
+
+    async def fetch_orders(self, client_order_ids: list[str], symbol: str) -> list[dict]:
+        """These orders, open or not, by client order id (those the exchange knows).
+        Adapters with a cheaper way than listing the open orders override this."""
+        found = {o.get("clientOrderId"): o for o in await self.fetch_open_orders(symbol)}
+        for client_order_id in client_order_ids:
+            if client_order_id not in found:
+                try:
+                    found[client_order_id] = await self.fetch_order_by_client_id(client_order_id, symbol)
+                except OrderNotFound:
+                    pass
+        return [found[cid] for cid in client_order_ids if cid in found]
 
     @abstractmethod
     def amount_to_precision(self, symbol: str, amount: Decimal) -> Decimal:

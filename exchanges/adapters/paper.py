@@ -5,7 +5,7 @@ import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django_tenants.utils import schema_context
+from tenants.schemas import in_schema
 
 from exchanges import markets
 from exchanges.adapters.base import TIMEFRAME_SECONDS, ExchangeAdapter
@@ -38,26 +38,29 @@ def feed_for(connection: ExchangeConnection, account: PaperAccount):
 class PaperAdapter(ExchangeAdapter):
     key = "paper"
 
-    def __init__(self, connection: ExchangeConnection, schema_name: str, *, clock=time.time, price_client=None):
+    def __init__(self, connection: ExchangeConnection, schema_name: str, *, clock=time.time, price_client=None,
+                 run_sync=None):
         self.connection = connection
         self.schema_name = schema_name
         self.clock = clock
+        # How database work is run from async code: the engine passes its own threads.
+        self.run_sync = run_sync or (lambda function, *args: sync_to_async(function)(*args))
         # For live market data: an async ccxt-like client whose fetch_ticker gives public prices.
         self.price_client = price_client
         self._ledger = None
 
     # --- plumbing ----------------------------------------------------------------------
 
-    def _in_schema(self, method, *args, **kwargs):
-        with schema_context(self.schema_name):
+    def _in_schema(self, method, *args):
+        with in_schema(self.schema_name):
             if self._ledger is None:
                 account = PaperAccount.objects.get(connection_id=self.connection.pk)
                 self._ledger = PaperLedger(account.pk, feed_for(self.connection, account), clock=self.clock)
-            return getattr(self._ledger, method)(*args, **kwargs)
+            return getattr(self._ledger, method)(*args)
 
-    async def _call(self, method, *args, **kwargs):
-        await self._refresh_live(kwargs.pop("symbols", None))
-        return await sync_to_async(self._in_schema)(method, *args, **kwargs)
+    async def _call(self, method, *args, symbols=None):
+        await self._refresh_live(symbols)
+        return await self.run_sync(self._in_schema, method, *args)
 
     async def _refresh_live(self, symbols):
         if self.connection.market_data != ExchangeConnection.MarketData.LIVE:
@@ -67,18 +70,18 @@ class PaperAdapter(ExchangeAdapter):
 
             self.price_client = CcxtAdapter.public(self.connection.live_price_exchange)
         feed = LiveFeed(self.connection.live_price_exchange)
-        wanted = symbols or await sync_to_async(self._symbols_in_play)()
+        wanted = symbols or await self.run_sync(self._symbols_in_play)
         await feed.refresh(wanted, self.price_client, now=self.clock())
 
     def _symbols_in_play(self) -> list[str]:
-        with schema_context(self.schema_name):
+        with in_schema(self.schema_name):
             account = PaperAccount.objects.get(connection_id=self.connection.pk)
             open_symbols = account.orders.filter(status="open").values_list("symbol", flat=True)
             held = account.positions.exclude(contracts=0).values_list("symbol", flat=True)
             return sorted(set(open_symbols) | set(held))
 
     def _feed_call(self, method, *args):
-        with schema_context(self.schema_name):
+        with in_schema(self.schema_name):
             account = PaperAccount.objects.get(connection_id=self.connection.pk)
             return getattr(feed_for(self.connection, account), method)(*args)
 
@@ -92,7 +95,7 @@ class PaperAdapter(ExchangeAdapter):
             self._unknown(symbol)
         await self._refresh_live([symbol])
         now = self.clock()
-        last = await sync_to_async(self._feed_call)("price", symbol, now)
+        last = await self.run_sync(self._feed_call, "price", symbol, now)
         tick = markets.market(symbol)["precision"]["price"]
         return {
             "symbol": symbol, "timestamp": int(now * 1000), "datetime": iso(now),
@@ -109,7 +112,7 @@ class PaperAdapter(ExchangeAdapter):
         now = self.clock()
         start = since / 1000 if since is not None else now - seconds * (limit - 1)
         await self._refresh_live([symbol])
-        candles = await sync_to_async(self._feed_call)("ohlcv", symbol, seconds, start, now)
+        candles = await self.run_sync(self._feed_call, "ohlcv", symbol, seconds, start, now)
         return candles[:limit] if since is not None else candles[-limit:]
 
     async def fetch_balance(self):
@@ -127,6 +130,9 @@ class PaperAdapter(ExchangeAdapter):
 
     async def fetch_order_by_client_id(self, client_order_id, symbol):
         return await self._call("fetch_order", None, client_order_id)
+
+    async def fetch_orders(self, client_order_ids, symbol):
+        return await self._call("fetch_orders", client_order_ids, symbol)
 
     async def fetch_open_orders(self, symbol=None, since=None, limit=None):
         return await self._call("fetch_open_orders", symbol)
