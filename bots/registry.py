@@ -16,27 +16,47 @@ ENQUEUE_GRACE = 30.0
 def register(tenant, bot_id: int) -> BotRun:
     """Put a bot on a shard (the least loaded) and make sure someone runs that shard."""
     with transaction.atomic():
+        ensure_leases()
         run = BotRun.objects.select_for_update().filter(tenant=tenant, bot_id=bot_id).first()
         if run is None:
-            run = BotRun.objects.create(tenant=tenant, bot_id=bot_id, shard=least_loaded_shard())
+            run = BotRun.objects.create(tenant=tenant, bot_id=bot_id, shard=shard_for(tenant))
         else:
             BotRun.objects.filter(pk=run.pk).update(version=F("version") + 1)
+        _changed(run.shard)
     transaction.on_commit(lambda: ensure_runner(run.shard))
     return run
 
 
 def touch(tenant, bot_id: int) -> None:
     """The bot's wishes changed (pause, stop, settings): runners reload it next tick."""
-    BotRun.objects.filter(tenant=tenant, bot_id=bot_id).update(version=F("version") + 1)
+    for shard in BotRun.objects.filter(tenant=tenant, bot_id=bot_id).values_list("shard", flat=True):
+        BotRun.objects.filter(tenant=tenant, bot_id=bot_id).update(version=F("version") + 1)
+        _changed(shard)
 
 
 def unregister(tenant, bot_id: int) -> None:
-    BotRun.objects.filter(tenant=tenant, bot_id=bot_id).delete()
+    for shard in BotRun.objects.filter(tenant=tenant, bot_id=bot_id).values_list("shard", flat=True):
+        BotRun.objects.filter(tenant=tenant, bot_id=bot_id).delete()
+        _changed(shard)
 
 
-def least_loaded_shard() -> int:
+def _changed(shard: int) -> None:
+    ShardLease.objects.filter(shard=shard).update(registry_version=F("registry_version") + 1)
+
+
+def shard_for(tenant) -> int:
+    """The shard of the workspace's other bots, unless it is much busier than the
+    average: a workspace's bots share paper accounts and database threads, and are best
+    ticked by one runner. Otherwise the least loaded shard."""
     counts = dict(BotRun.objects.values_list("shard").annotate(n=Count("id")).values_list("shard", "n"))
-    return min(range(settings.ENGINE_SHARDS), key=lambda shard: (counts.get(shard, 0), shard))
+    least = min(range(settings.ENGINE_SHARDS), key=lambda shard: (counts.get(shard, 0), shard))
+    ours = BotRun.objects.filter(tenant=tenant, shard__lt=settings.ENGINE_SHARDS).values_list("shard").annotate(
+        n=Count("id")).order_by("-n").first()
+    if ours is not None:
+        average = sum(counts.values()) / settings.ENGINE_SHARDS
+        if counts.get(ours[0], 0) <= average * 1.25 + 50:
+            return ours[0]
+    return least
 
 
 def ensure_leases() -> None:

@@ -162,6 +162,9 @@ DATABASES = {
     "channels_postgres": {**_db, "ENGINE": "django.db.backends.postgresql", "TEST": {"MIRROR": "default"}},
 }
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+# Issue `SET search_path` only when the schema changes, not before every query.
+# django-tenants forgets the setting on rollback, where PostgreSQL reverts it.
+TENANT_LIMIT_SET_CALLS = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis switches the broker, channel layer and cache ------------------------------
@@ -187,8 +190,9 @@ else:
 Q_CLUSTER = {
     "name": "aviary",
     "workers": int(os.environ.get("Q_WORKERS", "2")),
-    "timeout": 300,
-    "retry": 360,
+    # Engine runners are long tasks (ENGINE_RUN_SECONDS); everything else is short.
+    "timeout": 1800,
+    "retry": 1900,
     "max_attempts": 1,
     "catch_up": False,
     "save_limit": 1000,
@@ -308,7 +312,7 @@ ENGINE_TICK_SECONDS = float(os.environ.get("ENGINE_TICK_SECONDS", "1"))
 # A runner holds its shards this long without renewing; a lapsed lease is taken over.
 ENGINE_LEASE_SECONDS = float(os.environ.get("ENGINE_LEASE_SECONDS", "15"))
 # A runner task hands over (re-enqueues itself) after this long, well inside the q2 timeout.
-ENGINE_RUN_SECONDS = float(os.environ.get("ENGINE_RUN_SECONDS", "240"))
+ENGINE_RUN_SECONDS = float(os.environ.get("ENGINE_RUN_SECONDS", "1500"))
 # A bot that keeps meeting exchange errors waits 2, 4, 8 ... seconds, at most this long.
 ENGINE_MAX_BACKOFF_SECONDS = float(os.environ.get("ENGINE_MAX_BACKOFF_SECONDS", "60"))
 ENGINE_MAX_SHARDS_PER_RUNNER = int(os.environ.get("ENGINE_MAX_SHARDS_PER_RUNNER", "64"))

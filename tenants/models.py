@@ -73,11 +73,17 @@ class ShardLease(models.Model):
     expires_at = models.FloatField(default=0)
     claimed_at = models.FloatField(default=0)
     enqueued_at = models.FloatField(default=0)
+    # Goes up with every change to the shard's run registry rows: runners reload those
+    # only when it moved.
+    registry_version = models.PositiveBigIntegerField(default=0)
     # What the holder last reported: for engine_status and capacity planning.
     bots = models.PositiveIntegerField(default=0)
     ticks_per_second = models.FloatField(default=0)
     lag_p50_ms = models.FloatField(default=0)
     lag_p99_ms = models.FloatField(default=0)
+    # Ticks counted by how late they started, cumulative for this holder: bucket upper
+    # bound in ms (as text) -> count.
+    lag_histogram = models.JSONField(default=dict, blank=True)
     reported_at = models.FloatField(default=0)
 
     class Meta:
