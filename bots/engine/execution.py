@@ -12,7 +12,11 @@ from bots.models import BotEvent, Order
 from bots.strategies.base import Place
 from exchanges import errors
 
-db = sync_to_async
+
+
+async def in_thread(function, *args, **kwargs):
+    """The default way to run database work from async code."""
+    return await sync_to_async(function)(*args, **kwargs)
 
 
 @dataclass
@@ -26,7 +30,7 @@ class Placement:
 
 
 async def place(adapter, intent: Place, *, schema: str, tenant_id: int, bot, lease, books: dict[str, Book],
-                open_orders: list[Order], markets: dict, prices: dict) -> Placement:
+                open_orders: list[Order], markets: dict, prices: dict, run=in_thread) -> Placement:
     """Round, check and place `intent`. The order is written (pending, with its client
     order id) before the exchange is asked; a temporary failure leaves it pending for the
     next reconcile to settle, a refusal marks it failed; either comes back as `error`."""
@@ -47,8 +51,8 @@ async def place(adapter, intent: Place, *, schema: str, tenant_id: int, bot, lea
         result.events.append((BotEvent.Kind.RISK_STOP,
                               f"Skipped {intent.tag}: it would take the position beyond the maximum value.", False, {}))
         return result
-    order = await db(store.begin_order)(
-        schema, lease, bot.pk, tenant_id, tag=intent.tag, symbol=intent.symbol, side=intent.side, type=intent.type,
+    order = await run(
+        store.begin_order, schema, lease, bot.pk, tenant_id, tag=intent.tag, symbol=intent.symbol, side=intent.side, type=intent.type,
         amount=amount, price=price, reduce_only=intent.reduce_only,
     )
     result.order = order
@@ -60,14 +64,14 @@ async def place(adapter, intent: Place, *, schema: str, tenant_id: int, bot, lea
         result.error = failure
         return result
     except errors.ExchangeError as refused:
-        result.order = await db(store.fail)(schema, order.pk, str(refused))
+        result.order = await run(store.fail, schema, order.pk, str(refused))
         result.error = refused
         return result
     result.events.append((BotEvent.Kind.ORDER_PLACED,
                           f"{intent.side.capitalize()} {amount.normalize():f} {intent.symbol}"
                           + (f" at {price.normalize():f}" if price is not None else " at market") + f" ({intent.tag})",
                           False, {"order": order.client_order_id}))
-    result.order, result.fills = await db(store.settle)(schema, order.pk, data, quote_of(markets, intent.symbol))
+    result.order, result.fills = await run(store.settle, schema, order.pk, data, quote_of(markets, intent.symbol))
     return result
 
 

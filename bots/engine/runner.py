@@ -9,6 +9,7 @@ runner for any shard with bots and no live lease, should no runner be left at al
 """
 
 import asyncio
+import functools
 import logging
 import os
 import socket
@@ -23,6 +24,7 @@ from django.db.models import F
 
 from bots import live, registry
 from bots.engine import store
+from bots.engine.database import SchemaThreads
 from bots.engine.market import MarketReader, source_key
 from bots.engine.slot import BotSlot
 from exchanges.adapters import adapter_for
@@ -34,8 +36,11 @@ logger = logging.getLogger(__name__)
 db = sync_to_async
 
 FLUSH_EVERY = 5.0  # seconds between writing last-tick times and chart points
+LAG_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 750, 1000, 2500, 5000, 10000, float("inf"))
 PUSH_EVERY = 1.0  # seconds between status pushes of one workspace
-CONCURRENT_TICKS = 64
+# Ticks waiting on a database thread or an exchange cost nothing but a task; the bound
+# only keeps a runner from opening unlimited requests at once.
+CONCURRENT_TICKS = 512
 
 
 def run_shard(shard: int) -> str:
@@ -67,7 +72,12 @@ class ShardRunner:
         self.sources: dict[tuple, tuple] = {}
         self.market_info: dict[tuple, dict] = {}
         self.market = MarketReader()
+        self.database = SchemaThreads()
         self.lags: list[float] = []
+        self.reported_at = time.time()
+        self.histogram: dict[str, int] = {}
+        self.background: dict[str, asyncio.Task] = {}
+        self.wakeup = asyncio.Event()
         self.ticks = 0
         self.changed_slots: set[BotSlot] = set()
         # Bots with news (orders, fills, errors) since the last push: their own page hears too.
@@ -76,6 +86,7 @@ class ShardRunner:
         self.concurrency = asyncio.Semaphore(CONCURRENT_TICKS)
         self.inflight: dict[BotSlot, asyncio.Task] = {}
         self.load_retry: dict[tuple, float] = {}
+        self.registry_versions: dict[int, int] = {}
         self.load_attempts: dict[tuple, int] = {}
 
     # --- the loop --------------------------------------------------------------------------------
@@ -103,19 +114,27 @@ class ShardRunner:
                     break
                 await self._refresh_registry()
                 await self._tick_due(time.time())
-                if time.time() >= next_push:
-                    await self._push()
+                # Writing out runs beside the ticks, never in their way.
+                if time.time() >= next_push and self._idle("push"):
+                    self.background["push"] = asyncio.create_task(self._push())
                     next_push = time.time() + PUSH_EVERY
-                if time.time() >= next_flush:
-                    await self._flush()
+                if time.time() >= next_flush and self._idle("flush"):
+                    self.background["flush"] = asyncio.create_task(self._flush())
                     next_flush = time.time() + FLUSH_EVERY
                 upcoming = min((slot.next_tick for slot in self.slots.values() if slot not in self.inflight),
                                default=time.time() + self.tick_seconds)
-                upcoming = min(upcoming, time.time() + self.tick_seconds)
-                await asyncio.sleep(max(0.0, min(upcoming, next_lease_work) - time.time()))
+                upcoming = min(upcoming, time.time() + self.tick_seconds, next_lease_work)
+                # Sleep until the next tick is due, or until a tick in flight finishes: its
+                # next one may come sooner than anything known now.
+                self.wakeup.clear()
+                try:
+                    await asyncio.wait_for(self.wakeup.wait(), timeout=max(0.0, upcoming - time.time()))
+                except TimeoutError:
+                    pass
         finally:
-            if self.inflight:
-                await asyncio.wait(list(self.inflight.values()), timeout=30)
+            pending = [*self.inflight.values(), *self.background.values()]
+            if pending:
+                await asyncio.wait(pending, timeout=30)
             await self._flush()
             await self._push()
             shards = list(self.held)
@@ -124,7 +143,8 @@ class ShardRunner:
                 for shard in shards:
                     await db(self._hand_over)(shard)
             await self._close()
-            # The database work ran on asgiref's executor thread: close its connections there.
+            await self.database.close()
+            # The runner's own (public schema) work ran on asgiref's thread: close it there.
             await db(connections.close_all)()
         return f"ran shards {shards} for {time.time() - started:.0f} s, {self.ticks} ticks"
 
@@ -146,6 +166,10 @@ class ShardRunner:
         for key in [key for key, slot in self.slots.items() if slot.gone]:
             del self.slots[key]
 
+    def _idle(self, job: str) -> bool:
+        task = self.background.get(job)
+        return task is None or task.done()
+
     async def _tick_one(self, slot: BotSlot, quotes, now: float) -> None:
         """Bots tick concurrently, so one slow exchange does not hold up the others; their
         database work still runs one call at a time on the executor thread."""
@@ -165,6 +189,7 @@ class ShardRunner:
             self.changed_slots.add(slot)
             # Keep the cadence; a runner that fell behind does not try to catch up.
             slot.next_tick = max(scheduled + self.tick_seconds, time.time())
+            self.wakeup.set()
 
     # --- leases -------------------------------------------------------------------------------
 
@@ -203,12 +228,20 @@ class ShardRunner:
         return sum(1 for slot in self.slots.values() if slot.shard == shard)
 
     def _report(self) -> dict:
-        lags, self.lags = self.lags[-5000:], []
+        """Tick lag percentiles and tick rate since the last report, and the histogram of
+        every tick's lag since this runner began."""
+        now = time.time()
+        lags, self.lags = self.lags, []
+        elapsed, self.reported_at = now - self.reported_at, now
+        for lag in lags:
+            bound = next(b for b in LAG_BUCKETS_MS if lag * 1000 <= b)
+            self.histogram[str(bound)] = self.histogram.get(str(bound), 0) + 1
+        report = {"lag_histogram": dict(self.histogram)}
         if len(lags) >= 2:
             cuts = quantiles(lags, n=100)
-            return {"lag_p50_ms": cuts[49] * 1000, "lag_p99_ms": cuts[98] * 1000,
-                    "ticks_per_second": len(lags) / (self.lease_seconds / 3)}
-        return {}
+            report.update(lag_p50_ms=cuts[49] * 1000, lag_p99_ms=cuts[98] * 1000,
+                          ticks_per_second=len(lags) / elapsed)
+        return report
 
     def _drop_shard(self, shard: int) -> None:
         self.held.pop(shard, None)
@@ -238,6 +271,10 @@ class ShardRunner:
     # --- the registry and the bots ---------------------------------------------------------------
 
     async def _refresh_registry(self) -> None:
+        versions = await db(self._registry_versions)()
+        if versions == self.registry_versions and not self.load_retry:
+            return
+        self.registry_versions = versions
         rows = await db(self._registry_rows)()
         seen = set()
         for tenant_id, schema, bot_id, shard, version in rows:
@@ -277,6 +314,9 @@ class ShardRunner:
         task = self.inflight.get(slot)
         return task is not None and not task.done()
 
+    def _registry_versions(self) -> dict[int, int]:
+        return dict(ShardLease.objects.filter(shard__in=list(self.held)).values_list("shard", "registry_version"))
+
     def _registry_rows(self):
         rows = list(
             BotRun.objects.filter(shard__in=list(self.held))
@@ -295,9 +335,10 @@ class ShardRunner:
         connection = bot.connection
         key = (schema, connection.pk)
         if key not in self.adapters:
-            self.adapters[key] = adapter_for(connection, schema)
+            options = {"run_sync": functools.partial(self.database.run, schema)} if connection.is_paper else {}
+            self.adapters[key] = adapter_for(connection, schema, **options)
         if key not in self.sources:
-            epoch = await db(self._paper_epoch)(schema, connection.pk) if connection.is_paper else None
+            epoch = await self.database.run(schema, self._paper_epoch, schema, connection.pk) if connection.is_paper else None
             self.sources[key] = source_key(connection, schema, epoch)
         if key not in self.market_info:
             self.market_info[key] = MARKETS if connection.is_paper else await self.adapters[key].load_markets()
@@ -329,7 +370,7 @@ class ShardRunner:
             slot.points = []
         for schema, (beats, points) in by_schema.items():
             try:
-                await db(store.heartbeat)(schema, beats, points)
+                await self.database.run(schema, store.heartbeat, schema, beats, points)
             except Exception:  # noqa: BLE001 - bots deleted meanwhile and the like
                 logger.exception("heartbeat of %s failed", schema)
 

@@ -7,11 +7,12 @@ cancels its orders, a paused one only watches, a running one passes the risk che
 asks its strategy for intents and executes them.
 """
 
+import functools
 import logging
+import random
 import time
 from decimal import Decimal
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from bots import actions, risk
@@ -29,15 +30,17 @@ RECONCILE_EVERY = {"paper": 60.0, "live": 15.0}
 # it), short for one whose placement this slot itself saw fail.
 PENDING_GRACE = 30.0
 OWN_ATTEMPT_GRACE = 3.0
+FIRST_RECONCILE_SPREAD = 10.0
 SERIES_EVERY = 60.0
 ZERO = Decimal(0)
 
-db = sync_to_async
 
 
 class BotSlot:
     def __init__(self, runner, *, tenant_id: int, schema: str, bot_id: int, shard: int, version: int):
         self.runner = runner
+        # Database work of this bot: always on its workspace's thread (bots/engine/database.py).
+        self.run = functools.partial(runner.database.run, schema)
         self.tenant_id, self.schema, self.bot_id, self.shard = tenant_id, schema, bot_id, shard
         self.version = version
         self.bot: Bot | None = None
@@ -52,17 +55,21 @@ class BotSlot:
         self.events: list[tuple[str, str, bool, dict]] = []
         self.points: list[tuple[int, str, float, Decimal]] = []
         self.next_tick = 0.0
-        self.last_reconcile = 0.0
         self.last_series = 0.0
         self.started = True
         self.config_changed = False
         self.gone = False
         self.attempted: dict[int, float] = {}  # pending order -> when its placement attempt ended
+        # Periodic checks are spread out: bots started together must not all check at once.
+        self.reconcile_every = RECONCILE_EVERY["paper"] * random.uniform(0.8, 1.2)
+        # Right after loading (a start, a takeover, a handover) every bot reconciles, but
+        # spread over the first seconds rather than all on the first tick.
+        self.last_reconcile = time.time() - self.reconcile_every + random.uniform(0, FIRST_RECONCILE_SPREAD)
 
     # --- loading ----------------------------------------------------------------------------
 
     async def load(self) -> bool:
-        snapshot = await db(store.load)(self.schema, self.bot_id)
+        snapshot = await self.run(store.load, self.schema, self.bot_id)
         if snapshot is None or not snapshot.bot.is_active:
             self.gone = True
             return False
@@ -76,7 +83,7 @@ class BotSlot:
             try:
                 self.strategy = strategy_class(bot.strategy)(bot.params)
             except Exception as problem:  # noqa: BLE001 - a broken configuration stops only this bot
-                await db(actions.do_fail_bot)(self.runner.tenant(self.tenant_id), bot,
+                await self.run(actions.do_fail_bot, self.runner.tenant(self.tenant_id), bot,
                                               reason=f"The strategy cannot start: {problem}")
                 self.gone = True
                 return False
@@ -135,12 +142,12 @@ class BotSlot:
         await self._record_series(prices, now)
         if bot.consecutive_failures:
             bot.consecutive_failures, bot.backoff_until = 0, 0
-            await db(store.save_runtime)(self.schema, self.bot_id, consecutive_failures=0, backoff_until=0)
+            await self.run(store.save_runtime, self.schema, self.bot_id, consecutive_failures=0, backoff_until=0)
 
     def _should_reconcile(self, ranges, now) -> bool:
         if self.bot.needs_reconcile or any(o.status == Order.Status.PENDING for o in self.orders.values()):
             return True
-        if now - self.last_reconcile >= RECONCILE_EVERY["paper" if self.paper else "live"]:
+        if now - self.last_reconcile >= self.reconcile_every:
             return True
         for order in self.open_orders():
             if order.type == "market" or order.price is None:
@@ -165,7 +172,7 @@ class BotSlot:
             intents = self.strategy.on_tick(ctx)
         except Exception as problem:  # noqa: BLE001 - a failing strategy stops only its bot
             logger.exception("strategy of bot %s failed", self.bot_id)
-            await db(actions.do_fail_bot)(self.runner.tenant(self.tenant_id), self.bot,
+            await self.run(actions.do_fail_bot, self.runner.tenant(self.tenant_id), self.bot,
                                           reason=f"The strategy failed: {problem}")
             self.gone = True
             return None
@@ -173,38 +180,40 @@ class BotSlot:
         if self.started or self.config_changed:
             self.started = self.config_changed = False
             self.bot.applied_revision = self.bot.revision
-            await db(store.save_runtime)(self.schema, self.bot_id, applied_revision=self.bot.revision)
+            await self.run(store.save_runtime, self.schema, self.bot_id, applied_revision=self.bot.revision)
         return intents
 
     # --- reconciling ------------------------------------------------------------------------
 
     async def reconcile(self, now: float) -> None:
-        open_orders = [o for o in self.open_orders() if o.status == Order.Status.OPEN]
-        if open_orders:
-            reported = {}
-            for symbol in {o.symbol for o in open_orders}:
-                for order in await self.adapter.fetch_open_orders(symbol):
-                    reported[order.get("clientOrderId")] = order
-            for order in open_orders:
+        """Bring the bot's open and pending orders in line with the exchange."""
+        mine = self.open_orders()
+        for symbol in {o.symbol for o in mine}:
+            ours = [o for o in mine if o.symbol == symbol]
+            reported = {o.get("clientOrderId"): o for o in
+                        await self.adapter.fetch_orders([o.client_order_id for o in ours], symbol)}
+            for order in ours:
                 data = reported.get(order.client_order_id)
-                if data is None:
-                    data = await self._fetch(order)
-                await self._settle(order, data)
-        for order in [o for o in self.open_orders() if o.status == Order.Status.PENDING]:
-            try:
-                data = await self.adapter.fetch_order_by_client_id(order.client_order_id, order.symbol)
-            except errors.OrderNotFound:
-                attempt_ended = self.attempted.get(order.pk)
-                unknown_since = attempt_ended if attempt_ended is not None else order.created_at.timestamp()
-                if now - unknown_since > (OWN_ATTEMPT_GRACE if attempt_ended is not None else PENDING_GRACE):
-                    await self._fail(order, "The exchange never received this order.")
-                    self.attempted.pop(order.pk, None)
-                continue
-            await self._settle(order, data)
+                if data is not None:
+                    await self._settle(order, data)
+                elif order.status == Order.Status.OPEN:
+                    # An open order the exchange no longer knows: gone (expired, cancelled by hand).
+                    await self._settle(order, {"status": "canceled", "filled": order.filled})
+                else:
+                    await self._fail_if_never_sent(order, now)
         self.last_reconcile = now
+        self.reconcile_every = RECONCILE_EVERY["paper" if self.paper else "live"] * random.uniform(0.8, 1.2)
         if self.bot.needs_reconcile:
             self.bot.needs_reconcile = False
-            await db(store.save_runtime)(self.schema, self.bot_id, needs_reconcile=False, reconciled_at=now)
+            await self.run(store.save_runtime, self.schema, self.bot_id, needs_reconcile=False, reconciled_at=now)
+
+    async def _fail_if_never_sent(self, order: Order, now: float) -> None:
+        """A pending order the exchange does not know: failed once past its grace."""
+        attempt_ended = self.attempted.get(order.pk)
+        unknown_since = attempt_ended if attempt_ended is not None else order.created_at.timestamp()
+        if now - unknown_since > (OWN_ATTEMPT_GRACE if attempt_ended is not None else PENDING_GRACE):
+            await self._fail(order, "The exchange never received this order.")
+            self.attempted.pop(order.pk, None)
 
     async def _fetch(self, order: Order) -> dict:
         try:
@@ -215,8 +224,18 @@ class BotSlot:
             return {"status": "canceled", "filled": order.filled}
 
     async def _settle(self, order: Order, data: dict) -> None:
-        updated, fills = await db(store.settle)(self.schema, order.pk, data, execution.quote_of(self.markets, order.symbol))
+        if self._unchanged(order, data):
+            return
+        updated, fills = await self.run(store.settle, self.schema, order.pk, data, execution.quote_of(self.markets, order.symbol))
         self._absorb(updated, fills)
+
+    @staticmethod
+    def _unchanged(order: Order, data: dict) -> bool:
+        """The exchange reports what we have already: nothing to write."""
+        status = store.STATUS.get(str(data.get("status") or "").lower())
+        filled = data.get("filled")
+        return (order.status == status and filled is not None and Decimal(str(filled)) == order.filled
+                and (not data.get("id") or str(data["id"]) == order.exchange_order_id))
 
     def _absorb(self, order: Order, fills) -> None:
         """Take in an order as now stored, and its new fills."""
@@ -235,7 +254,7 @@ class BotSlot:
             del self.orders[pk]
 
     async def _fail(self, order: Order, reason: str) -> None:
-        await db(store.fail)(self.schema, order.pk, reason)
+        await self.run(store.fail, self.schema, order.pk, reason)
         self.orders.pop(order.pk, None)
 
     # --- executing intents -------------------------------------------------------------------
@@ -265,16 +284,16 @@ class BotSlot:
             elif isinstance(intent, base.Record):
                 self.points.append((self.bot_id, intent.series, now, intent.value))
             elif isinstance(intent, base.Stop) and failure is None:
-                await db(actions.do_stop_bot)(self.runner.tenant(self.tenant_id), self.bot, actor=None,
+                await self.run(actions.do_stop_bot, self.runner.tenant(self.tenant_id), self.bot, actor=None,
                                               reason=intent.reason)
                 self.bot.state = Bot.State.STOPPING
                 break
         if memory:
             self.bot.memory = {**self.bot.memory, **memory}
-            await db(store.save_runtime)(self.schema, self.bot_id, memory=self.bot.memory)
+            await self.run(store.save_runtime, self.schema, self.bot_id, memory=self.bot.memory)
         if self.events:
             events, self.events = self.events, []
-            await db(store.add_events)(self.schema, self.bot_id, events)
+            await self.run(store.add_events, self.schema, self.bot_id, events)
         if failure is not None:
             raise failure
 
@@ -282,7 +301,7 @@ class BotSlot:
         placed = await execution.place(
             self.adapter, intent, schema=self.schema, tenant_id=self.tenant_id, bot=self.bot,
             lease=self.runner.lease(self.shard), books=self.books, open_orders=self.open_orders(),
-            markets=self.markets, prices=prices,
+            markets=self.markets, prices=prices, run=self.run,
         )
         self.events += placed.events
         if placed.order is not None:
@@ -311,9 +330,9 @@ class BotSlot:
             await self._cancel(order)
         if self.events:
             events, self.events = self.events, []
-            await db(store.add_events)(self.schema, self.bot_id, events)
+            await self.run(store.add_events, self.schema, self.bot_id, events)
         if not self.open_orders():
-            await db(actions.do_finish_stop)(self.runner.tenant(self.tenant_id), self.bot)
+            await self.run(actions.do_finish_stop, self.runner.tenant(self.tenant_id), self.bot)
             self.gone = True
 
     async def _risk_stop(self, verdict: risk.Verdict, prices) -> None:
@@ -325,7 +344,7 @@ class BotSlot:
                     perpetual = bool(self.markets.get(symbol, {}).get("swap"))
                     await self._place(base.Place("risk:close", symbol, "sell" if book.amount > 0 else "buy", "market",
                                                  abs(book.amount), reduce_only=perpetual), prices)
-        await db(actions.do_pause_bot)(self.runner.tenant(self.tenant_id), self.bot, actor=None,
+        await self.run(actions.do_pause_bot, self.runner.tenant(self.tenant_id), self.bot, actor=None,
                                        reason=verdict.reason, alert=True)
         self.bot.state = Bot.State.PAUSED
 
@@ -337,14 +356,14 @@ class BotSlot:
             bot.needs_reconcile = True
         self.events.append((BotEvent.Kind.ERROR, f"Exchange error ({bot.consecutive_failures} in a row): {failure}",
                             False, {}))
-        await db(store.add_events)(self.schema, self.bot_id, self.events)
+        await self.run(store.add_events, self.schema, self.bot_id, self.events)
         self.events = []
-        await db(store.save_runtime)(self.schema, self.bot_id, consecutive_failures=bot.consecutive_failures,
+        await self.run(store.save_runtime, self.schema, self.bot_id, consecutive_failures=bot.consecutive_failures,
                                      backoff_until=bot.backoff_until, needs_reconcile=bot.needs_reconcile)
         limit = risk.circuit_breaker(bot.risk)
         if bot.consecutive_failures >= limit and bot.state == Bot.State.RUNNING:
             reason = f"Circuit breaker: {bot.consecutive_failures} consecutive failures. Last: {failure}"
-            await db(actions.do_pause_bot)(self.runner.tenant(self.tenant_id), bot, actor=None, reason=reason,
+            await self.run(actions.do_pause_bot, self.runner.tenant(self.tenant_id), bot, actor=None, reason=reason,
                                            alert=True)
             bot.state = Bot.State.PAUSED
         self.runner.changed(self, event=True)

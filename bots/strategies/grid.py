@@ -75,8 +75,11 @@ class Grid(Strategy):
 
     def levels(self, market: dict) -> list[Decimal]:
         tick = Decimal(str(market["precision"]["price"]))
-        p = self.params
-        return [to_tick(level, tick) for level in grid_levels(p["lower_price"], p["upper_price"], p["grid_count"], p["spacing"])]
+        if getattr(self, "_levels", (None,))[0] != tick:
+            p = self.params
+            levels = grid_levels(p["lower_price"], p["upper_price"], p["grid_count"], p["spacing"])
+            self._levels = (tick, [to_tick(level, tick) for level in levels])
+        return self._levels[1]
 
     def on_tick(self, ctx: Context) -> list:
         symbol = ctx.symbols[0]

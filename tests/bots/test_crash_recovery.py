@@ -71,30 +71,36 @@ def in_cluster(pid: int, cluster: subprocess.Popen) -> bool:
         return False
 
 
-def last_ticks(acme) -> dict[int, float]:
-    with schema_context(acme.tenant.schema_name):
-        return dict(Bot.objects.values_list("pk", "last_tick_at"))
+def last_ticks(*workspaces) -> dict[tuple, float]:
+    ticks = {}
+    for workspace in workspaces:
+        with schema_context(workspace.tenant.schema_name):
+            ticks.update({(workspace.tenant.slug, pk): at for pk, at in Bot.objects.values_list("pk", "last_tick_at")})
+    return ticks
 
 
-def test_killing_a_cluster_moves_its_bots_to_the_other_without_duplicates_or_lost_fills(acme, settings):
+def test_killing_a_cluster_moves_its_bots_to_the_other_without_duplicates_or_lost_fills(acme, globex, settings):
     settings.ENGINE_SHARDS = 2
-    paper = do_create_connection(acme.tenant, label="Paper", exchange="paper", actor=acme.owner,
-                                 starting_balance=D("100000"))
+    workspaces = (acme, globex)  # one per shard: a workspace's bots share theirs
     # A tight grid around the current simulated price: the opening buy fills at once and
     # the levels sit close enough for more fills while the test runs.
     price = simulated_feed().price(SYMBOL, time.time())
     step = (price * D("0.0006")).quantize(D("0.1"))
     params = {"lower_price": str(price - 5 * step), "upper_price": str(price + 5 * step), "grid_count": 11,
               "spacing": "arithmetic", "amount_per_level": "0.002", "stop_out_of_range": False}
-    bots = [do_start_bot(acme.tenant, do_create_bot(acme.tenant, name=f"grid {n}", connection=paper, strategy="grid",
-                                                   symbols=[SYMBOL], params=params, actor=acme.owner), actor=acme.owner)
-            for n in range(BOTS)]
+    for workspace in workspaces:
+        paper = do_create_connection(workspace.tenant, label="Paper", exchange="paper", actor=workspace.owner,
+                                     starting_balance=D("100000"))
+        for n in range(BOTS // 2):
+            bot = do_create_bot(workspace.tenant, name=f"grid {n}", connection=paper, strategy="grid",
+                                symbols=[SYMBOL], params=params, actor=workspace.owner)
+            do_start_bot(workspace.tenant, bot, actor=workspace.owner)
 
     clusters = [start_cluster("a"), start_cluster("b")]
     try:
         # Both shards running, every bot ticking.
         wait_for(lambda: ShardLease.objects.filter(expires_at__gt=time.time()).count() == 2, timeout=60)
-        wait_for(lambda: all(last_ticks(acme).values()), timeout=30)
+        wait_for(lambda: all(last_ticks(*workspaces).values()), timeout=30)
         owners = dict(ShardLease.objects.values_list("shard", "owner"))
         assert owners[0] != owners[1], "each shard should have its own runner"
         victim = owner_pid(owners[0])
@@ -102,7 +108,7 @@ def test_killing_a_cluster_moves_its_bots_to_the_other_without_duplicates_or_los
         os.kill(victim, signal.SIGKILL)
         killed_at = time.time()
 
-        wait_for(lambda: all(tick > killed_at + 1 for tick in last_ticks(acme).values()), timeout=60)
+        wait_for(lambda: all(tick > killed_at + 1 for tick in last_ticks(*workspaces).values()), timeout=60)
         assert time.time() - killed_at < 60
         # The other runner took shard 0 over.
         assert ShardLease.objects.get(shard=0).owner == owners[1]
@@ -115,13 +121,15 @@ def test_killing_a_cluster_moves_its_bots_to_the_other_without_duplicates_or_los
     wait_for(lambda: not ShardLease.objects.filter(expires_at__gt=time.time()).exists(), timeout=15)
     caught_up_from = time.time()
     with RunnerThread(shard=0, lease=5):
-        wait_for(lambda: all(tick > caught_up_from + 0.5 for tick in last_ticks(acme).values()), timeout=30)
+        wait_for(lambda: all(tick > caught_up_from + 0.5 for tick in last_ticks(*workspaces).values()), timeout=30)
 
-    with schema_context(acme.tenant.schema_name):
-        client_ids = list(Order.objects.values_list("client_order_id", flat=True))
-        exchange_ids = list(PaperOrder.objects.values_list("client_order_id", flat=True))
-        recorded = sum_by_order(Fill.objects.values_list("order__client_order_id", "amount"))
-        traded = sum_by_order(PaperTrade.objects.values_list("order__client_order_id", "amount"))
+    client_ids, exchange_ids, recorded, traded = [], [], {}, {}
+    for workspace in workspaces:
+        with schema_context(workspace.tenant.schema_name):
+            client_ids += Order.objects.values_list("client_order_id", flat=True)
+            exchange_ids += PaperOrder.objects.values_list("client_order_id", flat=True)
+            recorded.update(sum_by_order(Fill.objects.values_list("order__client_order_id", "amount")))
+            traded.update(sum_by_order(PaperTrade.objects.values_list("order__client_order_id", "amount")))
     assert len(client_ids) == len(set(client_ids))
     assert len(exchange_ids) == len(set(exchange_ids))
     assert len(traded) >= BOTS  # every opening buy at least

@@ -6,11 +6,13 @@ import pytest
 from django_q.models import OrmQ
 from django_tenants.utils import schema_context
 
-from bots.actions import do_start_bot
+from bots.actions import do_create_bot, do_start_bot
 from bots.engine import store
 from bots.engine.runner import ShardRunner
 from bots.models import Bot, Order
+from exchanges.actions import do_create_connection
 from tenants.models import BotRun, ShardLease
+from tests.bots.conftest import GRID
 from tests.bots.engine import RunnerThread, wait_for
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
@@ -31,16 +33,19 @@ def test_a_held_shard_cannot_be_claimed_by_a_second_runner(acme, market, make_bo
         assert second.result == "shard 0 is held by another runner"
 
 
-def test_a_running_runner_takes_over_a_shard_whose_lease_lapsed(acme, market, make_bot, settings):
+def test_a_running_runner_takes_over_a_shard_whose_lease_lapsed(acme, globex, market, make_bot, settings):
     settings.ENGINE_SHARDS = 2
     first = do_start_bot(acme.tenant, make_bot(name="one"), actor=acme.owner)
-    second = do_start_bot(acme.tenant, make_bot(name="two"), actor=acme.owner)
-    shards = dict(BotRun.objects.values_list("bot_id", "shard"))
-    assert sorted(shards.values()) == [0, 1]
+    globex_paper = do_create_connection(globex.tenant, label="Paper", exchange="paper", actor=globex.owner)
+    second = do_start_bot(globex.tenant, do_create_bot(globex.tenant, name="two", connection=globex_paper,
+                                                       strategy="grid", symbols=["BTC/USDT"], params=GRID,
+                                                       actor=globex.owner), actor=globex.owner)
+    # A workspace's bots share a shard; another workspace's go to the least loaded one.
+    assert sorted(BotRun.objects.values_list("shard", flat=True)) == [0, 1]
     # A runner died holding shard 1: its lease still looks taken, for a moment.
     ShardLease.objects.filter(shard=1).update(owner="dead:1:x", generation=7, expires_at=time.time() + 1, enqueued_at=0)
     with RunnerThread(shard=0, lease=1.5):
-        wait_for(lambda: last_tick(acme, first) and last_tick(acme, second), timeout=10)
+        wait_for(lambda: last_tick(acme, first) and last_tick(globex, second), timeout=10)
     assert ShardLease.objects.get(shard=1).generation == 8
 
 
@@ -85,10 +90,12 @@ def test_shard_runner_defaults_come_from_settings(settings):
     assert (runner.tick_seconds, runner.lease_seconds) == (0.5, 9)
 
 
-def test_a_shard_with_a_runner_on_its_way_is_left_to_that_runner(acme, market, make_bot, settings):
+def test_a_shard_with_a_runner_on_its_way_is_left_to_that_runner(acme, globex, market, make_bot, settings):
     settings.ENGINE_SHARDS = 2
     do_start_bot(acme.tenant, make_bot(name="one"), actor=acme.owner)
-    do_start_bot(acme.tenant, make_bot(name="two"), actor=acme.owner)
+    globex_paper = do_create_connection(globex.tenant, label="Paper", exchange="paper", actor=globex.owner)
+    do_start_bot(globex.tenant, do_create_bot(globex.tenant, name="two", connection=globex_paper, strategy="grid",
+                                              symbols=["BTC/USDT"], params=GRID, actor=globex.owner), actor=globex.owner)
     ShardLease.objects.update(enqueued_at=time.time())  # both just enqueued, neither claimed yet
     with RunnerThread(shard=0, lease=1.5):
         wait_for(lambda: ShardLease.objects.filter(shard=0, expires_at__gt=time.time()).exists())
