@@ -14,6 +14,7 @@ SCHEDULES = {
     # The engine's backstop: a runner for every shard with bots and no live lease.
     "engine revive": {"func": "bots.engine.runner.revive", "schedule_type": Schedule.MINUTES, "minutes": 1},
     "bot series retention": {"func": "bots.tasks.prune_series", "schedule_type": Schedule.DAILY},
+    "rate counter cleanup": {"func": "tenants.ratelimit.prune", "schedule_type": Schedule.HOURLY},
 }
 
 

@@ -91,3 +91,15 @@ class ShardLease(models.Model):
 
     def __str__(self):
         return f"shard {self.shard}"
+
+
+class RateCounter(models.Model):
+    """Requests counted per rate-limit key and fixed window (unlogged: counts are
+    cheap to lose, and not worth a WAL write per request)."""
+
+    key = models.CharField(max_length=200)
+    window = models.BigIntegerField()  # when the window starts, in seconds since the epoch
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window"], name="rate_counter_key_window")]

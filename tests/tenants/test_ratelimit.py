@@ -1,0 +1,44 @@
+"""The shared sliding-window rate limit (tenants/ratelimit.py)."""
+
+import time
+
+from tenants.models import RateCounter
+from tenants.ratelimit import hit, prune
+
+WINDOW_START = 1_800_000_000  # a whole minute
+
+
+def test_it_allows_up_to_the_limit_and_then_refuses_with_the_rest_of_the_window(db):
+    answers = [hit("k", 3, 60, now=WINDOW_START + 15) for _ in range(4)]
+    assert answers == [(True, 0), (True, 0), (True, 0), (False, 45)]
+
+
+def test_the_previous_window_counts_for_the_part_that_still_overlaps(db):
+    for _ in range(10):
+        hit("k", 10, 60, now=WINDOW_START + 50)
+    # A quarter into the next window, three quarters of the last ten still count: 7.5.
+    assert [hit("k", 10, 60, now=WINDOW_START + 75)[0] for _ in range(3)] == [True, True, False]
+    # Half-way through, five of them count.
+    assert hit("k", 10, 60, now=WINDOW_START + 90)[0] is True
+
+
+def test_a_refusal_says_when_the_sliding_window_has_room_again(db):
+    for _ in range(10):
+        hit("k", 10, 60, now=WINDOW_START + 30)
+    allowed, retry_after = hit("k", 10, 60, now=WINDOW_START + 61)
+    assert not allowed
+    assert 1 <= retry_after <= 60
+
+
+def test_keys_and_window_lengths_are_counted_apart(db):
+    assert hit("a", 1, 60, now=WINDOW_START)[0] is True
+    assert hit("b", 1, 60, now=WINDOW_START)[0] is True
+    assert hit("a", 1, 3600, now=WINDOW_START)[0] is True
+    assert hit("a", 1, 60, now=WINDOW_START)[0] is False
+
+
+def test_pruning_forgets_windows_that_started_long_ago(db):
+    hit("old", 5, 60, now=time.time() - 3 * 86400)
+    hit("new", 5, 60)
+    assert prune() == 1
+    assert list(RateCounter.objects.values_list("key", flat=True)) == ["new/60"]
