@@ -1,6 +1,13 @@
 import os
 
+from django.conf import settings
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+if not settings.configured:
+    # This process is the web server: pooled database connections (see DATABASES). A
+    # process that configured Django first (tests) keeps its own, and its children do
+    # not inherit the switch.
+    os.environ.setdefault("AVIARY_DB_POOL", "1")
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402

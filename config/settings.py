@@ -63,6 +63,8 @@ ENCRYPTION_KEYS = _encryption_keys()
 # `<slug>.<BASE_DOMAIN>` is a workspace, BASE_DOMAIN itself the public site.
 BASE_DOMAIN = os.environ.get("BASE_DOMAIN", "localhost")
 PORT = int(os.environ.get("PORT", "8000"))
+# daphne processes `runplatform` starts on that port.
+WEB_PROCESSES = int(os.environ.get("WEB_PROCESSES", "2"))
 # Where the public site is reached from outside; used to build links in emails and
 # background jobs, when there is no request to take the scheme and port from.
 PUBLIC_URL = os.environ.get("PUBLIC_URL", f"http://{BASE_DOMAIN}:{PORT}")
@@ -155,8 +157,18 @@ else:
     _db = embedded_postgres.ensure_running(EMBEDDED_PGDATA, throwaway=env_bool("AVIARY_PGDATA_THROWAWAY", False))
     _db.update(CONN_MAX_AGE=60, CONN_HEALTH_CHECKS=True)
 
+if env_bool("AVIARY_DB_POOL", False):
+    # The web server (config/asgi.py sets this): Django runs each ASGI request on a
+    # thread of its own, so a persistent connection would be opened per request and
+    # never reused. A pool per process keeps a few warm ones.
+    _default_db = {**_db, "CONN_MAX_AGE": 0, "OPTIONS": {
+        **_db.get("OPTIONS", {}),
+        "pool": {"min_size": 2, "max_size": int(os.environ.get("DB_POOL_SIZE", "20")), "timeout": 10},
+    }}
+else:
+    _default_db = _db
 DATABASES = {
-    "default": {**_db, "ENGINE": "django_tenants.postgresql_backend"},
+    "default": {**_default_db, "ENGINE": "django_tenants.postgresql_backend"},
     # channels-postgres opens its own psycopg pool on this alias; same database, and
     # in tests it mirrors the test database.
     "channels_postgres": {**_db, "ENGINE": "django.db.backends.postgresql", "TEST": {"MIRROR": "default"}},

@@ -109,6 +109,8 @@ def test_it_starts_everything_serves_and_stops_everything_on_ctrl_c(tmp_path, pl
     assert get(port, host="demo.localhost") == 302  # the demo workspace wants a login
     assert get(port, host="nowhere.localhost") == 404
     assert postgres_running(tmp_path / "pgdata")
+    web = [child for child in psutil.Process(process.pid).children() if "daphne" in child.cmdline()]
+    assert len(web) == 2  # WEB_PROCESSES daphnes share the port
 
     output, children = interrupt_and_collect(process)
 

@@ -1,5 +1,6 @@
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -37,8 +38,10 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.PORT)
         parser.add_argument("--bind", default=os.environ.get("BIND_ADDRESS", "127.0.0.1"))
         parser.add_argument("--no-demo", action="store_true", help="Do not create the demo workspace.")
+        parser.add_argument("--web-processes", type=int, default=settings.WEB_PROCESSES,
+                            help="daphne processes sharing the port (Python runs one core per process)")
 
-    def handle(self, *args, port, bind, no_demo, **options):
+    def handle(self, *args, port, bind, no_demo, web_processes, **options):
         call_command("init_system")
         if not no_demo:
             call_command("seed_demo")
@@ -49,10 +52,17 @@ class Command(BaseCommand):
         self.stopping = False
         signal.signal(signal.SIGINT, self._request_stop)
         signal.signal(signal.SIGTERM, self._request_stop)
+        # One listening socket for every web process: the kernel hands each connection
+        # to one of them.
+        listener = socket.create_server((bind, port), backlog=1024)
+        listener.set_inheritable(True)
         processes = {
-            "web": self._spawn(sys.executable, "-m", "daphne", "-b", bind, "-p", str(port), "config.asgi:application"),
-            "worker": self._spawn(sys.executable, "manage.py", "qcluster"),
+            f"web {number + 1}": self._spawn(sys.executable, "-m", "daphne", "--fd", str(listener.fileno()),
+                                             "config.asgi:application", pass_fds=(listener.fileno(),))
+            for number in range(web_processes)
         }
+        processes["worker"] = self._spawn(sys.executable, "manage.py", "qcluster")
+        listener.close()
         self.stdout.write(
             self.style.SUCCESS(f"Aviary runs on http://{settings.BASE_DOMAIN}:{port}/ (Ctrl-C stops everything)")
         )
@@ -70,8 +80,8 @@ class Command(BaseCommand):
         sys.exit(exit_code)
 
     @staticmethod
-    def _spawn(*argv):
-        return subprocess.Popen(argv, start_new_session=True, preexec_fn=_die_with_parent)
+    def _spawn(*argv, pass_fds=()):
+        return subprocess.Popen(argv, start_new_session=True, preexec_fn=_die_with_parent, pass_fds=pass_fds)
 
     def _request_stop(self, signum, frame):
         self.stopping = True
