@@ -38,9 +38,12 @@ db = sync_to_async
 FLUSH_EVERY = 5.0  # seconds between writing last-tick times and chart points
 LAG_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 750, 1000, 2500, 5000, 10000, float("inf"))
 PUSH_EVERY = 1.0  # seconds between status pushes of one workspace
+# Seconds between looks at the registry: well inside a tick, so a start or pause takes
+# effect by the next one, without a query every time a tick finishes.
+REGISTRY_EVERY = 0.25
 # Ticks waiting on a database thread or an exchange cost nothing but a task; the bound
 # only keeps a runner from opening unlimited requests at once.
-CONCURRENT_TICKS = 512
+CONCURRENT_TICKS = 64
 
 
 def run_shard(shard: int) -> str:
@@ -100,6 +103,7 @@ class ShardRunner:
         next_lease_work = 0.0
         next_flush = time.time() + FLUSH_EVERY
         next_push = time.time() + PUSH_EVERY
+        next_registry = 0.0
         handed_over = False
         try:
             while not self.stop_requested:
@@ -112,7 +116,9 @@ class ShardRunner:
                     next_lease_work = now + self.lease_seconds / 3
                 if not self.held:
                     break
-                await self._refresh_registry()
+                if time.time() >= next_registry:
+                    await self._refresh_registry()
+                    next_registry = time.time() + REGISTRY_EVERY
                 await self._tick_due(time.time())
                 # Writing out runs beside the ticks, never in their way.
                 if time.time() >= next_push and self._idle("push"):
@@ -123,7 +129,8 @@ class ShardRunner:
                     next_flush = time.time() + FLUSH_EVERY
                 upcoming = min((slot.next_tick for slot in self.slots.values() if slot not in self.inflight),
                                default=time.time() + self.tick_seconds)
-                upcoming = min(upcoming, time.time() + self.tick_seconds, next_lease_work)
+                upcoming = min(upcoming, time.time() + self.tick_seconds, next_lease_work,
+                               max(next_registry, time.time()))
                 # Sleep until the next tick is due, or until a tick in flight finishes: its
                 # next one may come sooner than anything known now.
                 self.wakeup.clear()
@@ -187,8 +194,11 @@ class ShardRunner:
                 logger.exception("tick of bot %s failed", slot.bot_id)
             self.ticks += 1
             self.changed_slots.add(slot)
-            # Keep the cadence; a runner that fell behind does not try to catch up.
-            slot.next_tick = max(scheduled + self.tick_seconds, time.time())
+            # Keep the cadence. A tick that started a whole period late starts a new
+            # cadence instead of catching up; a tick that ran long makes the next one
+            # late, and its lag shows it.
+            late = started - scheduled >= self.tick_seconds
+            slot.next_tick = (started if late else scheduled) + self.tick_seconds
             self.wakeup.set()
 
     # --- leases -------------------------------------------------------------------------------

@@ -70,10 +70,13 @@ def begin_order(schema: str, lease: Lease | None, bot_id: int, tenant_id: int, *
     with in_schema(schema), transaction.atomic():
         if lease is not None:
             _hold(lease)
-        seq = Bot.objects.filter(pk=bot_id).update(intent_seq=F("intent_seq") + 1)
-        if not seq:
+        with db.cursor() as cursor:
+            cursor.execute("UPDATE bots_bot SET intent_seq = intent_seq + 1 WHERE id = %s RETURNING intent_seq",
+                           [bot_id])
+            row = cursor.fetchone()
+        if row is None:
             raise LeaseLost(f"bot {bot_id} is gone")
-        number = Bot.objects.values_list("intent_seq", flat=True).get(pk=bot_id)
+        number = row[0]
         return Order.objects.create(
             bot_id=bot_id, client_order_id=client_order_id(tenant_id, bot_id, number), tag=tag, symbol=symbol,
             side=side, type=type, amount=amount, price=price, reduce_only=reduce_only,
@@ -122,25 +125,22 @@ def _record_fill(order: Order, reported: dict, filled: Decimal, quote: str) -> F
     price = ((filled * average - previous_cost) / delta).quantize(Decimal("1e-12"))
     fee_total = _fee_in_quote(reported.get("fee"), order, average, quote)
     fee = max(fee_total - order.fee, ZERO)
-    fill, created = Fill.objects.get_or_create(
-        order=order, sequence=format(filled.normalize(), "f"),
-        defaults={"bot_id": order.bot_id, "symbol": order.symbol, "side": order.side, "price": price, "amount": delta,
-                  "fee": fee, "timestamp": _timestamp(reported)},
+    # The order's row lock serialises settling it, and `filled` only grows in the same
+    # transaction as its fills: a fill beyond it is new (the unique sequence guards that).
+    position, _ = Position.objects.select_for_update().get_or_create(bot_id=order.bot_id, symbol=order.symbol)
+    book, realized = apply_fill(Book(position.amount, position.average_price, position.realized_pnl, position.fees),
+                                order.side, delta, price, fee)
+    fill = Fill.objects.create(order=order, sequence=format(filled.normalize(), "f"), bot_id=order.bot_id,
+                               symbol=order.symbol, side=order.side, price=price, amount=delta, fee=fee,
+                               realized_pnl=realized, timestamp=_timestamp(reported))
+    position.amount, position.average_price = book.amount, book.average_price
+    position.realized_pnl, position.fees = book.realized_pnl, book.fees
+    position.save(update_fields=["amount", "average_price", "realized_pnl", "fees"])
+    BotEvent.objects.create(
+        bot_id=order.bot_id, kind=BotEvent.Kind.ORDER_FILLED,
+        message=f"{order.side.capitalize()} {delta.normalize():f} {order.symbol} at {price.normalize():f} ({order.tag})",
+        data={"order": order.client_order_id, "realized_pnl": str(realized)},
     )
-    if created:
-        position, _ = Position.objects.select_for_update().get_or_create(bot_id=order.bot_id, symbol=order.symbol)
-        book, realized = apply_fill(Book(position.amount, position.average_price, position.realized_pnl, position.fees),
-                                    order.side, delta, price, fee)
-        position.amount, position.average_price = book.amount, book.average_price
-        position.realized_pnl, position.fees = book.realized_pnl, book.fees
-        position.save()
-        fill.realized_pnl = realized
-        fill.save(update_fields=["realized_pnl"])
-        BotEvent.objects.create(
-            bot_id=order.bot_id, kind=BotEvent.Kind.ORDER_FILLED,
-            message=f"{order.side.capitalize()} {delta.normalize():f} {order.symbol} at {price.normalize():f} ({order.tag})",
-            data={"order": order.client_order_id, "realized_pnl": str(realized)},
-        )
     order.filled, order.average, order.fee = filled, average, fee_total
     return fill
 

@@ -53,10 +53,14 @@ class PaperAdapter(ExchangeAdapter):
 
     def _in_schema(self, method, *args):
         with in_schema(self.schema_name):
-            if self._ledger is None:
-                account = PaperAccount.objects.get(connection_id=self.connection.pk)
-                self._ledger = PaperLedger(account.pk, feed_for(self.connection, account), clock=self.clock)
-            return getattr(self._ledger, method)(*args)
+            return getattr(self._ledger_here(), method)(*args)
+
+    def _ledger_here(self) -> PaperLedger:
+        """The account's ledger; call inside the schema."""
+        if self._ledger is None:
+            account = PaperAccount.objects.get(connection_id=self.connection.pk)
+            self._ledger = PaperLedger(account.pk, feed_for(self.connection, account), clock=self.clock)
+        return self._ledger
 
     async def _call(self, method, *args, symbols=None):
         await self._refresh_live(symbols)
@@ -82,8 +86,7 @@ class PaperAdapter(ExchangeAdapter):
 
     def _feed_call(self, method, *args):
         with in_schema(self.schema_name):
-            account = PaperAccount.objects.get(connection_id=self.connection.pk)
-            return getattr(feed_for(self.connection, account), method)(*args)
+            return getattr(self._ledger_here().feed, method)(*args)
 
     # --- the interface ----------------------------------------------------------------------
 
