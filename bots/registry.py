@@ -29,14 +29,18 @@ def register(tenant, bot_id: int) -> BotRun:
 
 def touch(tenant, bot_id: int) -> None:
     """The bot's wishes changed (pause, stop, settings): runners reload it next tick."""
-    for shard in BotRun.objects.filter(tenant=tenant, bot_id=bot_id).values_list("shard", flat=True):
-        BotRun.objects.filter(tenant=tenant, bot_id=bot_id).update(version=F("version") + 1)
+    run = BotRun.objects.filter(tenant=tenant, bot_id=bot_id)  # at most one (one_run_per_bot)
+    shard = run.values_list("shard", flat=True).first()
+    if shard is not None:
+        run.update(version=F("version") + 1)
         _changed(shard)
 
 
 def unregister(tenant, bot_id: int) -> None:
-    for shard in BotRun.objects.filter(tenant=tenant, bot_id=bot_id).values_list("shard", flat=True):
-        BotRun.objects.filter(tenant=tenant, bot_id=bot_id).delete()
+    run = BotRun.objects.filter(tenant=tenant, bot_id=bot_id)
+    shard = run.values_list("shard", flat=True).first()
+    if shard is not None:
+        run.delete()
         _changed(shard)
 
 

@@ -78,12 +78,9 @@ class _Book:
         return self.positions[symbol]
 
     def reserve(self, asset: str, amount: Decimal) -> None:
+        """Move `amount` from free to used (an open order holds it)."""
+        self.spend(asset, amount)
         balance = self.balance(asset)
-        if balance.free < amount:
-            raise InsufficientFunds(
-                f"Insufficient {asset}: {amount.normalize():f} needed, {balance.free.normalize():f} free."
-            )
-        balance.free = q(balance.free - amount)
         balance.used = q(balance.used + amount)
 
     def release(self, asset: str, amount: Decimal) -> None:

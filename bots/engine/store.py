@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection as db, transaction
-from django.db.models import F, Sum
+from django.db.models import Sum
 from django.utils import timezone
-from tenants.schemas import in_schema
 
 from bots.accounting import Book, apply_fill
 from bots.models import Bot, BotEvent, Fill, Order, Position, SeriesPoint
+from tenants.schemas import in_schema
 
 ZERO = Decimal(0)
 STATUS = {"open": Order.Status.OPEN, "closed": Order.Status.CLOSED, "canceled": Order.Status.CANCELED,

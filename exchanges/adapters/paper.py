@@ -5,7 +5,6 @@ import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from tenants.schemas import in_schema
 
 from exchanges import markets
 from exchanges.adapters.base import TIMEFRAME_SECONDS, ExchangeAdapter
@@ -13,8 +12,9 @@ from exchanges.errors import InvalidOrder
 from exchanges.marketdata.live import LiveFeed
 from exchanges.marketdata.replay import ReplayFeed
 from exchanges.marketdata.simulated import SimulatedFeed
-from exchanges.models import ExchangeConnection, PaperAccount
+from exchanges.models import ExchangeConnection, PaperAccount, PaperOrder, PaperPosition
 from exchanges.paper_ledger import PaperLedger, iso
+from tenants.schemas import in_schema
 
 _simulated = {}
 
@@ -79,9 +79,11 @@ class PaperAdapter(ExchangeAdapter):
 
     def _symbols_in_play(self) -> list[str]:
         with in_schema(self.schema_name):
-            account = PaperAccount.objects.get(connection_id=self.connection.pk)
-            open_symbols = account.orders.filter(status="open").values_list("symbol", flat=True)
-            held = account.positions.exclude(contracts=0).values_list("symbol", flat=True)
+            account_id = self._ledger_here().account_id
+            open_symbols = PaperOrder.objects.filter(account_id=account_id, status="open").values_list(
+                "symbol", flat=True)
+            held = PaperPosition.objects.filter(account_id=account_id).exclude(contracts=0).values_list(
+                "symbol", flat=True)
             return sorted(set(open_symbols) | set(held))
 
     def _feed_call(self, method, *args):
