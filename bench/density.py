@@ -73,12 +73,26 @@ def create_bots(count: int) -> int:
     return created
 
 
+def spawn(*argv: str, log: str, env: dict | None = None, pass_fds=()) -> subprocess.Popen:
+    """A platform process (`python <argv>`) in its own session, its stderr appended to var/<log>."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "LOG_LEVEL": "WARNING", "DEBUG": "0",
+           **(env or {})}
+    return subprocess.Popen([sys.executable, *argv], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=open(ROOT / "var" / log, "a"), start_new_session=True, pass_fds=pass_fds)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
 def start_cluster(workers: int, shards: int) -> subprocess.Popen:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "Q_WORKERS": str(workers),
-           "ENGINE_SHARDS": str(shards), "ENGINE_TICK_SECONDS": "1", "LOG_LEVEL": "WARNING", "DEBUG": "0"}
-    return subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(ROOT / "var" / "bench-density.log", "w"),
-                            start_new_session=True)
+    (ROOT / "var" / "bench-density.log").unlink(missing_ok=True)
+    return spawn("manage.py", "qcluster", log="bench-density.log",
+                 env={"Q_WORKERS": str(workers), "ENGINE_SHARDS": str(shards), "ENGINE_TICK_SECONDS": "1"})
 
 
 def cluster_rss_mb(cluster: subprocess.Popen) -> float:
@@ -146,11 +160,7 @@ def main():
         time.sleep(6)  # the last report
         lags = subtract(histograms(), histogram_before)
     finally:
-        cluster.send_signal(signal.SIGTERM)
-        try:
-            cluster.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(cluster.pid, signal.SIGKILL)
+        stop(cluster)
         from config import embedded_postgres
         from bench.provisioning import BENCH_PGDATA as PGDATA
 

@@ -20,15 +20,12 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from decimal import Decimal
 
-from bench.density import ROOT, cluster_rss_mb
+from bench.density import ROOT, cluster_rss_mb, spawn, stop
 from bench.provisioning import BENCH_PGDATA, percentile, setup_django
 
 WARMUP_SECONDS = 3
@@ -63,21 +60,6 @@ def listening_socket() -> socket.socket:
     listener.listen(1024)
     listener.set_inheritable(True)
     return listener
-
-
-def spawn(*argv: str, log: str, pass_fds=()) -> subprocess.Popen:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "LOG_LEVEL": "WARNING", "DEBUG": "0",
-           "Q_WORKERS": "2", "ENGINE_SHARDS": "1"}
-    return subprocess.Popen([sys.executable, *argv], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=open(ROOT / "var" / log, "a"), start_new_session=True, pass_fds=pass_fds)
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 async def wait_until_serving(port: int, host: str, deadline: float) -> None:
@@ -119,7 +101,8 @@ async def load(port: int, host: str, hooks: list[tuple[str, str]], rate: int, se
                     except ValueError:
                         answer = {"body": text[:200]}
                     ok = response.status == 200 and answer.get("status") == "accepted" and bool(answer.get("orders"))
-                    detail = "" if ok else f"{response.status} {answer.get('status', '')} {answer.get('reason') or answer.get('error') or answer.get('body', '')}"
+                    why = answer.get("reason") or answer.get("error") or answer.get("body", "")
+                    detail = "" if ok else f"{response.status} {answer.get('status', '')} {why}"
             except (aiohttp.ClientError, asyncio.TimeoutError) as failure:
                 ok, detail = False, repr(failure)
             if measured:
@@ -164,7 +147,8 @@ def main():
     (ROOT / "var" / "bench-signal-web.log").unlink(missing_ok=True)
     webs = [spawn("-m", "daphne", "--fd", str(listener.fileno()), "config.asgi:application",
                   log="bench-signal-web.log", pass_fds=(listener.fileno(),)) for _ in range(args.web_processes)]
-    engine = spawn("manage.py", "qcluster", log="bench-signal-engine.log")
+    (ROOT / "var" / "bench-signal-engine.log").unlink(missing_ok=True)
+    engine = spawn("manage.py", "qcluster", log="bench-signal-engine.log", env={"Q_WORKERS": "2", "ENGINE_SHARDS": "1"})
     try:
         asyncio.run(wait_until_serving(port, host, time.time() + 60))
         results, achieved = asyncio.run(load(port, host, hooks, args.rate, args.seconds))
