@@ -38,8 +38,9 @@ db = sync_to_async
 FLUSH_EVERY = 5.0  # seconds between writing last-tick times and chart points
 LAG_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 750, 1000, 2500, 5000, 10000, float("inf"))
 PUSH_EVERY = 1.0  # seconds between status pushes of one workspace
-# Seconds between looks at the registry: well inside a tick, so a start or pause takes
-# effect by the next one, without a query every time a tick finishes.
+# The registry is read before any tick starts, so a pause or new settings reach the
+# bot's next tick; with no tick due (a wakeup from a finished one) it is read at most
+# this often, which is how new bots are found.
 REGISTRY_EVERY = 0.25
 # Ticks waiting on a database thread or an exchange cost nothing but a task; the bound
 # only keeps a runner from opening unlimited requests at once.
@@ -116,7 +117,7 @@ class ShardRunner:
                     next_lease_work = now + self.lease_seconds / 3
                 if not self.held:
                     break
-                if time.time() >= next_registry:
+                if time.time() >= next_registry or self._due(time.time()):
                     await self._refresh_registry()
                     next_registry = time.time() + REGISTRY_EVERY
                 await self._tick_due(time.time())
@@ -159,8 +160,7 @@ class ShardRunner:
         """Start the ticks that are due. Each runs as its own task: a bot waiting on a slow
         exchange holds up nobody else, and is not due again until its tick is done."""
         self.inflight = {slot: task for slot, task in self.inflight.items() if not task.done()}
-        due = [slot for slot in self.slots.values()
-               if slot.next_tick <= now and not slot.gone and slot not in self.inflight]
+        due = self._due(now)
         if not due:
             return
         wanted: dict[tuple, set[str]] = {}
@@ -172,6 +172,10 @@ class ShardRunner:
         await asyncio.sleep(0)  # let them start
         for key in [key for key, slot in self.slots.items() if slot.gone]:
             del self.slots[key]
+
+    def _due(self, now: float) -> list[BotSlot]:
+        return [slot for slot in self.slots.values()
+                if slot.next_tick <= now and not slot.gone and not self._ticking(slot)]
 
     def _idle(self, job: str) -> bool:
         task = self.background.get(job)
