@@ -31,26 +31,31 @@ from bench.provisioning import BENCH_PGDATA, percentile, setup_django
 WARMUP_SECONDS = 3
 
 
-def create_signal_bots(count: int) -> tuple[str, list[tuple[str, str]]]:
-    """The workspace's host and each bot's (webhook path, secret)."""
+def create_signal_bots(count: int, workspaces: int) -> list[tuple[str, str, str]]:
+    """Each bot's (workspace host, webhook path, secret); bots dealt round the workspaces,
+    each workspace trading on its own paper account."""
     from accounts.models import User
     from bots.actions import do_create_bot, do_start_bot, webhook_credentials
     from exchanges.actions import do_create_connection
     from tenants.actions import do_create_workspace
 
     owner = User.objects.create_user("signals@example.com", "bench password 123")
-    tenant = do_create_workspace(name="Signal bench", owner=owner, actor=owner)
-    paper = do_create_connection(tenant, label="Paper", exchange="paper", actor=owner,
-                                 starting_balance=Decimal("10000000"))
+    accounts = []
+    for number in range(workspaces):
+        tenant = do_create_workspace(name=f"Signal bench {number}", owner=owner, actor=owner)
+        paper = do_create_connection(tenant, label="Paper", exchange="paper", actor=owner,
+                                     starting_balance=Decimal("10000000"))
+        accounts.append((tenant, paper, tenant.domains.get(is_primary=True).domain))
     hooks = []
     for number in range(count):
+        tenant, paper, host = accounts[number % workspaces]
         bot = do_create_bot(tenant, name=f"signal {number}", connection=paper, strategy="signal",
                             symbols=["BTC/USDT"], params={"size_mode": "quote", "size": "20", "strong": "execute",
                                     "medium": "execute", "weak": "alert", "ignore": "drop"}, actor=owner)
         do_start_bot(tenant, bot, actor=owner)
         credentials = webhook_credentials(tenant, bot)
-        hooks.append((f"/hooks/signal/{credentials['token']}/", credentials["secret"]))
-    return tenant.domains.get(is_primary=True).domain, hooks
+        hooks.append((host, f"/hooks/signal/{credentials['token']}/", credentials["secret"]))
+    return hooks
 
 
 def listening_socket() -> socket.socket:
@@ -76,7 +81,7 @@ async def wait_until_serving(port: int, host: str, deadline: float) -> None:
     raise SystemExit("the web server did not come up")
 
 
-async def load(port: int, host: str, hooks: list[tuple[str, str]], rate: int, seconds: int):
+async def load(port: int, hooks: list[tuple[str, str, str]], rate: int, seconds: int):
     """Send rate * seconds signals on schedule; returns [(latency_ms, ok, detail)]."""
     import aiohttp
 
@@ -87,7 +92,7 @@ async def load(port: int, host: str, hooks: list[tuple[str, str]], rate: int, se
 
         async def send(number: int, due: float, measured: bool):
             bot = number % len(hooks)
-            path, secret = hooks[bot]
+            host, path, secret = hooks[bot]
             action = "exit_long" if holding[bot] else "enter_long"
             holding[bot] = not holding[bot]
             body = json.dumps({"secret": secret, "action": action, "signal_id": f"bench-{number}",
@@ -128,6 +133,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=int, default=100, help="signals per second")
     parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--workspaces", type=int, default=10,
+                        help="workspaces the bots are spread over, each with its own paper account")
     parser.add_argument("--web-processes", type=int, default=int(os.environ.get("WEB_PROCESSES", "2")),
                         help="daphne processes sharing the port, as `make run` starts them")
     args = parser.parse_args()
@@ -139,7 +146,7 @@ def main():
     call_command("init_system", verbosity=0)
     # Each bot stays at half its per-minute allowance.
     bots = max(1, -(-args.rate * 60 * 2 // settings.SIGNAL_RATE_PER_MINUTE))
-    host, hooks = create_signal_bots(bots)
+    hooks = create_signal_bots(bots, min(args.workspaces, bots))
     connections.close_all()
 
     listener = listening_socket()
@@ -150,8 +157,8 @@ def main():
     (ROOT / "var" / "bench-signal-engine.log").unlink(missing_ok=True)
     engine = spawn("manage.py", "qcluster", log="bench-signal-engine.log", env={"Q_WORKERS": "2", "ENGINE_SHARDS": "1"})
     try:
-        asyncio.run(wait_until_serving(port, host, time.time() + 60))
-        results, achieved = asyncio.run(load(port, host, hooks, args.rate, args.seconds))
+        asyncio.run(wait_until_serving(port, hooks[0][0], time.time() + 60))
+        results, achieved = asyncio.run(load(port, hooks, args.rate, args.seconds))
         web_rss = sum(cluster_rss_mb(web) for web in webs)
     finally:
         for process in [*webs, engine]:
@@ -165,7 +172,8 @@ def main():
     latencies = [latency for latency, ok, _detail in results]
     errors = [detail for _latency, ok, detail in results if not ok]
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
-    print(f"{args.web_processes} web processes; {len(results)} signals to {bots} bots at {achieved:.0f}/s sent "
+    print(f"{args.web_processes} web processes; {len(results)} signals to {bots} bots in "
+          f"{min(args.workspaces, bots)} workspaces at {achieved:.0f}/s sent "
           f"({args.rate}/s asked) after {WARMUP_SECONDS} s warm-up; {len(errors)} errors")
     for detail, count in Counter(errors).most_common(5):
         print(f"  {count} x {detail[:200]}")

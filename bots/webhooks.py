@@ -8,11 +8,13 @@ receives more than SIGNAL_RATE_PER_MINUTE. Every signal that reaches a bot is st
 with its outcome (the secret stripped)."""
 
 import hmac
+import json
 import time
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.http import JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -48,12 +50,8 @@ def signal_webhook(request, token):
     except signals.Refused as refused:
         return _refuse(bot, refused, payload)
 
-    try:
-        with transaction.atomic():
-            record = Signal.objects.create(bot=bot, signal_id=parsed.signal.signal_id, action=parsed.signal.action,
-                                           strength=parsed.signal.strength, payload=parsed.payload,
-                                           outcome=Signal.Outcome.ACCEPTED)
-    except IntegrityError:
+    record = _record_once(bot, parsed)
+    if record is None:
         return JsonResponse({"status": "duplicate", "signal_id": parsed.signal.signal_id})
     if bot.state != Bot.State.RUNNING:
         _finish(record, Signal.Outcome.DROPPED, f"The bot is {bot.get_state_display().lower()}.")
@@ -61,6 +59,26 @@ def signal_webhook(request, token):
     outcome, reason, orders = signals.execute(request.tenant, bot, parsed.signal, now)
     _finish(record, outcome, reason)
     return JsonResponse({"status": outcome, "reason": reason, "signal_id": record.signal_id, "orders": orders})
+
+
+def _record_once(bot: Bot, parsed: signals.Parsed) -> Signal | None:
+    """The signal's row, stored as accepted; None when its id came before."""
+    record = Signal(bot=bot, signal_id=parsed.signal.signal_id, action=parsed.signal.action,
+                    strength=parsed.signal.strength, payload=parsed.payload, outcome=Signal.Outcome.ACCEPTED,
+                    received_at=timezone.now())
+    # One statement, no savepoint: a duplicate delivery inserts nothing and gets no id.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO bots_signal (bot_id, signal_id, action, strength, payload, outcome, reason, received_at) "
+            "VALUES (%s, %s, %s, %s, %s::jsonb, %s, '', %s) ON CONFLICT (bot_id, signal_id) DO NOTHING RETURNING id",
+            [bot.pk, record.signal_id, record.action, record.strength, json.dumps(record.payload, default=str),
+             record.outcome, record.received_at],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    record.pk = row[0]
+    return record
 
 
 def _refuse(bot, refused: signals.Refused, payload: dict) -> JsonResponse:
@@ -73,4 +91,4 @@ def _refuse(bot, refused: signals.Refused, payload: dict) -> JsonResponse:
 
 def _finish(record: Signal, outcome: str, reason: str) -> None:
     record.outcome, record.reason = outcome, reason[:500]
-    record.save(update_fields=["outcome", "reason"])
+    Signal.objects.filter(pk=record.pk).update(outcome=record.outcome, reason=record.reason)

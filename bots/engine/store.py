@@ -9,6 +9,7 @@ order's cumulative filled amount, keyed by that amount, so reading the same orde
 twice, or from two runners, never counts a fill twice.
 """
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -52,9 +53,18 @@ def load(schema: str, bot_id: int) -> Snapshot | None:
         bot = Bot.objects.select_related("connection").filter(pk=bot_id).first()
         if bot is None:
             return None
-        orders = list(bot.orders.filter(status__in=[Order.Status.PENDING, Order.Status.OPEN]).order_by("id"))
-        books = {p.symbol: Book(p.amount, p.average_price, p.realized_pnl, p.fees) for p in bot.positions.all()}
+        orders, books = orders_and_books(schema, bot_id)
         return Snapshot(bot, orders, books, realized_today(bot_id), connection=bot.connection)
+
+
+def orders_and_books(schema: str, bot_id: int) -> tuple[list[Order], dict[str, Book]]:
+    """A bot's pending and open orders, and its position per symbol."""
+    with in_schema(schema):
+        orders = list(Order.objects.filter(bot_id=bot_id, status__in=[Order.Status.PENDING, Order.Status.OPEN])
+                      .order_by("id"))
+        books = {p.symbol: Book(p.amount, p.average_price, p.realized_pnl, p.fees)
+                 for p in Position.objects.filter(bot_id=bot_id)}
+        return orders, books
 
 
 def realized_today(bot_id: int) -> Decimal:
@@ -65,9 +75,10 @@ def realized_today(bot_id: int) -> Decimal:
 
 def begin_order(schema: str, lease: Lease | None, bot_id: int, tenant_id: int, *, tag, symbol, side, type, amount,
                 price, reduce_only) -> Order:
-    """`lease` None: a writer outside the engine (a webhook signal); it serialises with the
-    engine on the bot's row, which the sequence update locks."""
-    with in_schema(schema), transaction.atomic():
+    """`lease` None: a writer outside the engine (a webhook signal). It holds no lease,
+    so it needs no transaction: the sequence update alone makes the number unique, and a
+    crash between the two statements only skips a number."""
+    with in_schema(schema), (transaction.atomic() if lease is not None else nullcontext()):
         if lease is not None:
             _hold(lease)
         with db.cursor() as cursor:
