@@ -295,3 +295,11 @@ def do_rotate_webhook(tenant, bot: Bot, *, actor) -> None:
         _issue_webhook(tenant, Bot.objects.select_for_update().get(pk=bot.pk))
         audit.record("bot.webhook_rotated", actor=actor, tenant=tenant, target=f"{bot.pk} {bot.name}")
 
+
+
+def do_reveal_webhook(tenant, bot: Bot, *, actor) -> dict:
+    """A signal bot's credentials for a person who asked to see them; who saw them when
+    is audited."""
+    credentials = webhook_credentials(tenant, bot)
+    audit.record("bot.webhook_revealed", actor=actor, tenant=tenant, target=f"{bot.pk} {bot.name}")
+    return credentials

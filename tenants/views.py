@@ -1,6 +1,14 @@
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db.models import Sum
 from django.shortcuts import render
+from django.utils import timezone
 
 from billing.catalog import PLANS
+from bots import live
+from bots.models import Bot, BotEvent, Fill
 
 
 def landing(request):
@@ -12,4 +20,19 @@ def pricing(request):
 
 
 def dashboard(request):
-    return render(request, "tenants/dashboard.html")
+    bots = list(Bot.objects.order_by("name", "id"))
+    statuses = live.statuses_of(bots)
+    counts = Counter(bot.state for bot in bots)
+    now = timezone.now()
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    context = {
+        "statuses": statuses, "counts": counts,
+        "pnl_open": sum((Decimal(s["realized_pnl"]) + Decimal(s["unrealized_pnl"]) for s in statuses), Decimal(0)),
+        "pnl_today": _realized_since(midnight), "pnl_7d": _realized_since(now - timedelta(days=7)),
+        "events": BotEvent.objects.select_related("bot")[:15],
+    }
+    return render(request, "tenants/dashboard.html", context)
+
+
+def _realized_since(moment) -> Decimal:
+    return Fill.objects.filter(timestamp__gte=moment).aggregate(total=Sum("realized_pnl"))["total"] or Decimal(0)

@@ -154,6 +154,8 @@ class Strategy:
     # How many symbols the bot trades (the pair strategy: two).
     symbol_count: ClassVar[int] = 1
     Params: ClassVar[type[forms.Form]]
+    # Templates show the class's name and key; they must not try to instantiate it.
+    do_not_call_in_templates: ClassVar[bool] = True
 
     def __init__(self, params: dict):
         """`params` as stored: the cleaned form data serialised to JSON."""

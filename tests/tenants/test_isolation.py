@@ -9,9 +9,12 @@ import re
 import pytest
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
+from django_tenants.utils import schema_context
 
 from accounts.actions import do_invite_member
 from accounts.models import Invitation, Membership, Role
+from bots.actions import do_create_bot, do_start_bot
+from bots.models import Bot
 from exchanges.actions import do_create_connection
 
 # Views on a workspace host that non-members may reach, each for a reason.
@@ -54,7 +57,14 @@ def acme_rows(acme):
     """IDs of Acme's own rows, for every kind of URL parameter the workspace host takes."""
     invitation = do_invite_member(acme.tenant, email="pending@example.com", role=Role.VIEWER, actor=acme.owner)
     connection = do_create_connection(acme.tenant, label="Acme paper", exchange="paper", actor=acme.owner)
+    bot = do_start_bot(acme.tenant, do_create_bot(
+        acme.tenant, name="Acme signals", connection=connection, strategy="signal", symbols=["BTC/USDT"],
+        params={"size_mode": "quote", "size": "100", "strong": "execute", "medium": "execute", "weak": "alert",
+                "ignore": "drop"}, actor=acme.owner), actor=acme.owner)
     return {
+        "bot_id": bot.pk,
+        "number": 1,
+        "verb": "pause",
         "membership_id": Membership.objects.get(tenant=acme.tenant, user=acme.viewer).pk,
         "invitation_id": invitation.pk,
         "connection_id": connection.pk,
@@ -111,6 +121,8 @@ def test_another_workspace_s_rows_cannot_be_reached_through_ones_own_host(acme, 
         assert response.status_code == 404, (name, url, response.status_code)
     assert Membership.objects.get(pk=acme_rows["membership_id"]).role == Role.VIEWER
     assert Invitation.objects.get(pk=acme_rows["invitation_id"]).revoked_at is None
+    with schema_context(acme.tenant.schema_name):
+        assert Bot.objects.get(pk=acme_rows["bot_id"]).state == Bot.State.RUNNING
 
 
 def pages(workspace_patterns):
