@@ -9,26 +9,52 @@ from decimal import Decimal
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.db.models import Count
+from django_tenants.utils import schema_context
+
+from bots.accounting import Book
+from bots.models import Order, Position
 
 from tenants.groups import bot_group, workspace_group
 
 logger = logging.getLogger(__name__)
+ZERO = Decimal(0)
 
 
 def status_of(bot) -> dict:
-    """The JSON-safe status of a bot, as pushed and as rendered."""
-    return {
-        "id": bot.pk,
-        "name": bot.name,
-        "state": bot.state,
-        "state_reason": bot.state_reason,
-        "last_price": _text(bot.last_price),
-        "last_tick_at": bot.last_tick_at,
-    }
+    """The JSON-safe status of a bot, as pushed and as rendered: the same keys as the
+    engine's (bots/engine/slot.py), read from the database. Call in the bot's schema."""
+    return statuses_of([bot])[0]
+
+
+def statuses_of(bots) -> list[dict]:
+    """status_of for many bots in three queries."""
+    ids = [bot.pk for bot in bots]
+    positions: dict[int, list] = {}
+    for position in Position.objects.filter(bot_id__in=ids):
+        positions.setdefault(position.bot_id, []).append(position)
+    open_orders = dict(Order.objects.filter(bot_id__in=ids, status__in=[Order.Status.PENDING, Order.Status.OPEN])
+                       .values_list("bot_id").annotate(n=Count("id")).values_list("bot_id", "n"))
+    statuses = []
+    for bot in bots:
+        realized = unrealized = amount = ZERO
+        for position in positions.get(bot.pk, []):
+            realized += position.realized_pnl
+            amount += position.amount
+            if bot.last_price is not None and position.symbol == bot.symbols[0]:
+                unrealized += Book(position.amount, position.average_price).unrealized(bot.last_price)
+        statuses.append({
+            "id": bot.pk, "name": bot.name, "state": bot.state, "state_reason": bot.state_reason,
+            "last_price": _text(bot.last_price), "last_tick_at": bot.last_tick_at,
+            "realized_pnl": _text(realized), "unrealized_pnl": _text(unrealized), "position": _text(amount),
+            "open_orders": open_orders.get(bot.pk, 0),
+        })
+    return statuses
 
 
 def after_commit(tenant, bot) -> None:
-    status = status_of(bot)
+    with schema_context(tenant.schema_name):
+        status = status_of(bot)
     transaction.on_commit(lambda: push(tenant.schema_name, [status]))
 
 
@@ -41,15 +67,15 @@ def push(schema_name: str, statuses: list[dict]) -> None:
 
 
 async def apush(schema_name: str, statuses: list[dict], to_bots: set[int] | None = None) -> None:
-    """To the workspace's group, and to the own group of the bots in `to_bots` (all of
-    them when None)."""
+    """To the workspace's group (`bot.status`), and as `bot.news` (new orders, fills or
+    events to show) to the own group of the bots in `to_bots` (all of them when None)."""
     layer = get_channel_layer()
     if layer is None or not statuses:
         return
     await layer.group_send(workspace_group(schema_name), {"type": "bot.status", "bots": statuses})
     for status in statuses:
         if to_bots is None or status["id"] in to_bots:
-            await layer.group_send(bot_group(schema_name, status["id"]), {"type": "bot.status", "bots": [status]})
+            await layer.group_send(bot_group(schema_name, status["id"]), {"type": "bot.news", "bots": [status]})
 
 
 def _text(value) -> str | None:

@@ -1,27 +1,118 @@
-from channels.generic.websocket import AsyncWebsocketConsumer
+import asyncio
+import time
+from urllib.parse import parse_qs
 
-from tenants.groups import workspace_group
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.template.loader import render_to_string
+from django_tenants.utils import schema_context
+
+from accounts.models import Role
+from bots.models import Bot, Order
+from tenants.groups import bot_group, workspace_group
+from tenants.websocket import header
+
+# A bot's fragments go out at most this often per page; a burst of ticks sends the last.
+FRAGMENT_INTERVAL = 0.25
 
 
 class WorkspaceConsumer(AsyncWebsocketConsumer):
-    """Streams HTML fragments (hx-swap-oob) pushed to the workspace's group to a page.
+    """Streams HTML fragments (hx-swap-oob) to a page of the workspace, rendered from
+    the partials of that page's own template. The page names itself in the URL
+    (`?view=bots`, `?view=bot:<id>`, `?view=dashboard`).
 
     Only ever reached through TenantWebsocketMiddleware, which has put a verified
     tenant and membership into the scope.
     """
 
     async def connect(self):
-        self.group = workspace_group(self.scope["tenant"].schema_name)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.schema = self.scope["tenant"].schema_name
+        self.view, self.bot_id = _view(self.scope.get("query_string", b""))
+        self.groups_joined = [workspace_group(self.schema)]
+        if self.bot_id is not None:
+            self.groups_joined.append(bot_group(self.schema, self.bot_id))
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.pending: dict[int, dict] = {}
+        self.sent_at: dict[int, float] = {}
+        self.tasks: dict[int, asyncio.Task] = {}
+        self.context = {"oob": True, "can_control": self.scope["membership"].has_role(Role.TRADER),
+                        "csrf_token": _csrf_cookie(self.scope)}
         await self.accept()
 
     async def disconnect(self, code):
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        for task in getattr(self, "tasks", {}).values():
+            task.cancel()
 
     async def push_html(self, event):
         await self.send(text_data=event["html"])
 
     async def bot_status(self, event):
-        """A bot's status from the engine or an action. Rendering it into the page's
-        partials belongs to the live pages; until a page asks for it, nothing is sent."""
+        """Bots' statuses from the engine or an action."""
+        for status in event["bots"]:
+            if self.view == "bots" or self.view == "dashboard" or status["id"] == self.bot_id:
+                self._queue(status)
+
+    async def bot_news(self, event):
+        """The bot of this page has new orders, fills or events: its tables again."""
+        if self.bot_id is not None:
+            html = await self._activity()
+            if html:
+                await self.send(text_data=html)
+
+    def _queue(self, status: dict) -> None:
+        bot_id = status["id"]
+        self.pending[bot_id] = status
+        if bot_id in self.tasks:
+            return
+        delay = max(0.0, self.sent_at.get(bot_id, 0.0) + FRAGMENT_INTERVAL - time.monotonic())
+        self.tasks[bot_id] = asyncio.create_task(self._flush(bot_id, delay))
+
+    async def _flush(self, bot_id: int, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        del self.tasks[bot_id]
+        status = self.pending.pop(bot_id, None)
+        if status is None:
+            return
+        self.sent_at[bot_id] = time.monotonic()
+        await self.send(text_data=self._render_status(status))
+
+    def _render_status(self, status: dict) -> str:
+        context = {**self.context, "s": status}
+        if self.view == "bots":
+            return render_to_string("bots/bot_list.html#bot-row", context)
+        if self.view == "dashboard":
+            return render_to_string("tenants/dashboard.html#bot-card", context)
+        return render_to_string("bots/bot_detail.html#bot-status", context)
+
+    @database_sync_to_async
+    def _activity(self) -> str:
+        with schema_context(self.schema):
+            bot = Bot.objects.filter(pk=self.bot_id).first()
+            if bot is None:
+                return ""
+            context = {**self.context, "bot": bot, "order_statuses": Order.Status.choices, "status_filter": "",
+                       "orders": Paginator(bot.orders.all(), 25).get_page(1),
+                       "fills": Paginator(bot.fills.all(), 25).get_page(1), "events": bot.events.all()[:50]}
+            return render_to_string("bots/bot_detail.html#activity", context)
+
+
+def _view(query_string: bytes) -> tuple[str, int | None]:
+    view = parse_qs(query_string.decode("latin-1")).get("view", [""])[0]
+    if view.startswith("bot:") and view[4:].isdigit():
+        return "bot", int(view[4:])
+    return view, None
+
+
+def _csrf_cookie(scope) -> str:
+    """Forms in pushed fragments post with the page's own CSRF cookie value."""
+    for part in header(scope, b"cookie").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == settings.CSRF_COOKIE_NAME:
+            return value
+    return ""

@@ -14,4 +14,4 @@ def test_every_page_loads_htmx_and_its_websocket_extension(acme):
     body = acme.client(acme.owner).get("/").content.decode()
     assert "/static/vendor/htmx-2.0.11.min.js" in body
     assert "/static/vendor/htmx-ext-ws-2.0.4.min.js" in body
-    assert 'ws-connect="/ws/workspace/"' in body
+    assert 'ws-connect="/ws/workspace/?view=dashboard"' in body

@@ -1,0 +1,88 @@
+"""What the workspace socket sends a page: fragments of that page's own partials with
+hx-swap-oob, controls only for those who may use them, at most one per bot per
+interval, and nothing for another workspace."""
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+
+from bots import live
+from bots.actions import do_create_bot
+from exchanges.actions import do_create_connection
+from tests.bots.conftest import GRID
+from config.asgi import application
+from tenants import consumers
+
+pytestmark = pytest.mark.usefixtures("transactional_db")
+
+STATUS = {"id": 7, "name": "Grid one", "state": "running", "state_reason": "", "last_price": "60100",
+          "last_tick_at": 1795305600.0, "realized_pnl": "1.25", "unrealized_pnl": "-0.5", "position": "0.01",
+          "open_orders": 4}
+
+
+def socket_for(workspace, user, view):
+    cookie = workspace.client(user).cookies[settings.SESSION_COOKIE_NAME].value
+    headers = [(b"host", workspace.host.encode()), (b"origin", f"http://{workspace.host}".encode()),
+               (b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}; {settings.CSRF_COOKIE_NAME}=csrf123".encode())]
+    return WebsocketCommunicator(application, f"/ws/workspace/?view={view}", headers=headers)
+
+
+@async_to_sync
+async def receive_after_push(socket, schema, statuses_list, *, wait=1.0, news=False):
+    connected, _ = await socket.connect()
+    assert connected
+    for statuses in statuses_list:
+        await live.apush(schema, statuses, to_bots=set() if not news else None)
+    received = []
+    while not await socket.receive_nothing(timeout=wait):
+        received.append(await socket.receive_from())
+    await socket.disconnect()
+    return received
+
+
+def test_the_bots_page_gets_the_rows_partial_swapped_out_of_band(acme):
+    [row] = receive_after_push(socket_for(acme, acme.viewer, "bots"), acme.tenant.schema_name, [[STATUS]])
+    assert row.strip().startswith('<tr id="bot-row-7" hx-swap-oob="true">')
+    assert "60100" in row and "1.25" in row and "Running" in row
+
+
+def test_a_bot_page_gets_its_status_with_controls_for_a_trader(acme):
+    [fragment] = receive_after_push(socket_for(acme, acme.trader, "bot:7"), acme.tenant.schema_name, [[STATUS]])
+    assert 'id="bot-status"' in fragment and 'hx-swap-oob="true"' in fragment
+    assert "/bots/7/pause/" in fragment and 'value="csrf123"' in fragment
+
+
+def test_a_viewer_gets_the_status_without_controls(acme):
+    [fragment] = receive_after_push(socket_for(acme, acme.viewer, "bot:7"), acme.tenant.schema_name, [[STATUS]])
+    assert 'id="bot-status"' in fragment
+    assert "/pause/" not in fragment and "<form" not in fragment
+
+
+def test_a_bot_page_ignores_other_bots(acme):
+    other = {**STATUS, "id": 8}
+    assert receive_after_push(socket_for(acme, acme.viewer, "bot:7"), acme.tenant.schema_name, [[other]]) == []
+
+
+def test_a_burst_of_statuses_sends_the_first_at_once_and_then_only_the_last(acme, monkeypatch):
+    monkeypatch.setattr(consumers, "FRAGMENT_INTERVAL", 0.5)
+    burst = [[{**STATUS, "last_price": str(60000 + n)}] for n in range(5)]
+    fragments = receive_after_push(socket_for(acme, acme.viewer, "bots"), acme.tenant.schema_name, burst)
+    assert len(fragments) == 2
+    assert "60000" in fragments[0] and "60004" in fragments[1]
+
+
+def test_another_workspaces_statuses_never_arrive(acme, globex):
+    assert receive_after_push(socket_for(acme, acme.owner, "bots"), globex.tenant.schema_name, [[STATUS]]) == []
+
+
+def test_news_of_the_bot_sends_its_tables_again(acme):
+    paper = do_create_connection(acme.tenant, label="Paper", exchange="paper", actor=acme.owner)
+    bot = do_create_bot(acme.tenant, name="Newsy", connection=paper, strategy="grid", symbols=["BTC/USDT"],
+                        params=GRID, actor=acme.owner)
+    status = {**STATUS, "id": bot.pk, "name": "Newsy"}
+    fragments = receive_after_push(socket_for(acme, acme.viewer, f"bot:{bot.pk}"), acme.tenant.schema_name,
+                                   [[status]], news=True)
+    activity = [f for f in fragments if 'id="bot-activity"' in f]
+    assert len(activity) == 1 and 'hx-swap-oob="true"' in activity[0]
+    assert "Created with the Grid strategy." in activity[0]
