@@ -21,7 +21,7 @@ def test_init_system_can_run_again_without_harm(db):
     assert Tenant.objects.filter(kind=Tenant.Kind.TEMPLATE).count() == 1
 
 
-def test_seed_demo_creates_the_demo_workspace_once_and_prints_the_login(db, settings, tmp_path):
+def test_seed_demo_creates_the_demo_workspace_with_running_bots_once_and_prints_the_login(db, settings, tmp_path):
     settings.VAR_DIR = tmp_path
     first = run("seed_demo")
     second = run("seed_demo")
@@ -36,8 +36,11 @@ def test_seed_demo_creates_the_demo_workspace_once_and_prints_the_login(db, sett
 
     from exchanges.models import ExchangeConnection
 
+    from bots.models import Bot
+
     with schema_context(demo.schema_name):
         assert list(ExchangeConnection.objects.values_list("exchange", flat=True)) == ["paper"]
+        assert sorted(Bot.objects.values_list("strategy", "state")) == [("dca", "running"), ("grid", "running")]
 
 
 def test_create_workspace_makes_a_workspace_for_an_existing_user(db):
