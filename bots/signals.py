@@ -138,13 +138,15 @@ def _positive(value, name) -> Decimal | None:
 def execute(tenant, bot, signal: base.Signal, now: float) -> tuple[str, str, list[str]]:
     """Run the signal through the bot's strategy and place what it asks for. `bot` comes
     with its connection, as the webhook just read it."""
-    connection = bot.connection
+    connection, schema = bot.connection, tenant.schema_name
     if connection.is_paper and connection.market_data != connection.MarketData.LIVE:
         # The paper exchange is this database: nothing in the signal's coroutines waits on
         # the network, so they run to the end right here, in the request's thread,
         # instead of hopping between it and the server's event loop for each query.
-        return run_inline(_execute(tenant, bot, signal, now, run=call))
-    return async_to_sync(_execute)(tenant, bot, signal, now, run=execution.in_thread)
+        adapter = adapter_for(connection, schema, run_sync=call)
+        return run_inline(_execute(tenant, bot, signal, now, adapter=adapter, run=call))
+    return async_to_sync(_execute)(tenant, bot, signal, now, adapter=adapter_for(connection, schema),
+                                   run=execution.in_thread)
 
 
 async def call(function, *args, **kwargs):
@@ -161,11 +163,10 @@ def run_inline(coroutine):
     raise RuntimeError("A coroutine run inline waited for something.")
 
 
-async def _execute(tenant, bot, signal, now, *, run):
+async def _execute(tenant, bot, signal, now, *, adapter, run):
     schema = tenant.schema_name
-    orders, books = await run(store.orders_and_books, schema, bot.pk)
-    adapter = adapter_for(bot.connection, schema, run_sync=call if run is call else None)
     try:
+        orders, books = await run(store.orders_and_books, schema, bot.pk)
         markets = MARKETS if bot.connection.is_paper else await adapter.load_markets()
         symbol = bot.symbols[0]
         prices = {symbol: signal.price or (await adapter.fetch_ticker(symbol))["last"]}

@@ -8,8 +8,10 @@ from decimal import Decimal as D
 import pytest
 from django_tenants.utils import schema_context
 
-from bots.actions import do_pause_bot, do_start_bot, webhook_credentials
+from bots.actions import do_create_bot, do_pause_bot, do_start_bot, webhook_credentials
 from bots.models import BotEvent, Order, Position, Signal
+from exchanges.actions import do_create_connection
+from tests.conftest import FAKE_KEYS
 
 SIGNAL_PARAMS = {"size_mode": "quote", "size": "100", "strong": "execute", "medium": "execute", "weak": "alert",
                  "ignore": "drop"}
@@ -166,3 +168,19 @@ def test_a_bots_webhook_cannot_be_reached_through_another_workspace(acme, globex
     response = signal_bot.post({"action": "buy"}, workspace=globex)
     assert response.status_code == 404
     assert bot_orders(acme, signal_bot.bot) == []
+
+
+def test_a_signal_bot_on_a_real_exchange_places_its_order_there(acme, fake_binance):
+    binance = do_create_connection(acme.tenant, label="Binance", exchange="binance", credentials=FAKE_KEYS,
+                                   actor=acme.owner)
+    bot = do_start_bot(acme.tenant, do_create_bot(acme.tenant, name="Live signals", connection=binance,
+                                                  strategy="signal", symbols=["BTC/USDT"], params=SIGNAL_PARAMS,
+                                                  actor=acme.owner), actor=acme.owner)
+    credentials = webhook_credentials(acme.tenant, bot)
+    response = acme.client().post(f"/hooks/signal/{credentials['token']}/", content_type="application/json",
+                                  data=json.dumps({"secret": credentials["secret"], "action": "buy",
+                                                   "signal_id": "live-1"}))
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "accepted"
+    [placed] = fake_binance.orders()
+    assert (placed["side"], placed["type"], placed["clientOrderId"]) == ("BUY", "MARKET", response.json()["orders"][0])
