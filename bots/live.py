@@ -14,7 +14,6 @@ from django_tenants.utils import schema_context
 
 from bots.accounting import Book
 from bots.models import Order, Position
-
 from tenants.groups import bot_group, workspace_group
 
 logger = logging.getLogger(__name__)
@@ -22,34 +21,34 @@ ZERO = Decimal(0)
 
 
 def status_of(bot) -> dict:
-    """The JSON-safe status of a bot, as pushed and as rendered: the same keys as the
-    engine's (bots/engine/slot.py), read from the database. Call in the bot's schema."""
+    """A bot's status read from the database. Call in the bot's schema."""
     return statuses_of([bot])[0]
 
 
 def statuses_of(bots) -> list[dict]:
     """status_of for many bots in three queries."""
     ids = [bot.pk for bot in bots]
-    positions: dict[int, list] = {}
-    for position in Position.objects.filter(bot_id__in=ids):
-        positions.setdefault(position.bot_id, []).append(position)
+    books: dict[int, dict[str, Book]] = {}
+    for p in Position.objects.filter(bot_id__in=ids):
+        books.setdefault(p.bot_id, {})[p.symbol] = Book(p.amount, p.average_price, p.realized_pnl, p.fees)
     open_orders = dict(Order.objects.filter(bot_id__in=ids, status__in=[Order.Status.PENDING, Order.Status.OPEN])
                        .values_list("bot_id").annotate(n=Count("id")).values_list("bot_id", "n"))
-    statuses = []
-    for bot in bots:
-        realized = unrealized = amount = ZERO
-        for position in positions.get(bot.pk, []):
-            realized += position.realized_pnl
-            amount += position.amount
-            if bot.last_price is not None and position.symbol == bot.symbols[0]:
-                unrealized += Book(position.amount, position.average_price).unrealized(bot.last_price)
-        statuses.append({
-            "id": bot.pk, "name": bot.name, "state": bot.state, "state_reason": bot.state_reason,
-            "last_price": _text(bot.last_price), "last_tick_at": bot.last_tick_at,
-            "realized_pnl": _text(realized), "unrealized_pnl": _text(unrealized), "position": _text(amount),
-            "open_orders": open_orders.get(bot.pk, 0),
-        })
-    return statuses
+    return [status_from(bot, books.get(bot.pk, {}), open_orders.get(bot.pk, 0)) for bot in bots]
+
+
+def status_from(bot, books: dict[str, Book], open_orders: int) -> dict:
+    """The JSON-safe status of a bot, as the engine pushes it and as pages render it:
+    PnL realised on every symbol, unrealised on the first at the last price."""
+    price = bot.last_price
+    first = books.get(bot.symbols[0]) if bot.symbols else None
+    return {
+        "id": bot.pk, "name": bot.name, "state": bot.state, "state_reason": bot.state_reason,
+        "last_price": _text(price), "last_tick_at": bot.last_tick_at,
+        "realized_pnl": _text(sum((book.realized_pnl for book in books.values()), ZERO)),
+        "unrealized_pnl": _text(first.unrealized(price) if first is not None and price is not None else ZERO),
+        "position": _text(sum((book.amount for book in books.values()), ZERO)),
+        "open_orders": open_orders,
+    }
 
 
 def after_commit(tenant, bot) -> None:

@@ -39,22 +39,30 @@ def bot_list(request):
 
 def bot_detail(request, bot_id):
     bot = get_object_or_404(Bot.objects.select_related("connection"), pk=bot_id)
-    status_filter = request.GET.get("status", "")
-    orders = bot.orders.all()
-    if status_filter in Order.Status.values:
-        orders = orders.filter(status=status_filter)
     context = {
         "bot": bot, "s": live.status_of(bot), "can_control": can_control(request.membership),
-        "orders": Paginator(orders, PAGE_SIZE).get_page(request.GET.get("orders_page")),
-        "fills": Paginator(bot.fills.all(), PAGE_SIZE).get_page(request.GET.get("fills_page")),
-        "events": bot.events.all()[:50], "status_filter": status_filter, "order_statuses": Order.Status.choices,
         "strategy": strategy_class(bot.strategy),
+        **activity_context(bot, status_filter=request.GET.get("status", ""),
+                           orders_page=request.GET.get("orders_page"), fills_page=request.GET.get("fills_page")),
     }
     if bot.strategy == "signal":
         context["webhook_url"] = workspace_reverse(request.tenant, "signal_webhook", request, token="…")
     if is_htmx(request) and request.GET.get("part") in ("orders", "fills"):
         return render(request, f"bots/bot_detail.html#{request.GET['part']}", context)
     return render(request, "bots/bot_detail.html", context)
+
+
+def activity_context(bot, *, status_filter="", orders_page=None, fills_page=None) -> dict:
+    """The bot page's tables: its orders (of one status, if asked), fills and events.
+    The live push re-renders them from this too."""
+    orders = bot.orders.all()
+    if status_filter in Order.Status.values:
+        orders = orders.filter(status=status_filter)
+    return {
+        "orders": Paginator(orders, PAGE_SIZE).get_page(orders_page),
+        "fills": Paginator(bot.fills.all(), PAGE_SIZE).get_page(fills_page),
+        "events": bot.events.all()[:50], "status_filter": status_filter, "order_statuses": Order.Status.choices,
+    }
 
 
 @require_POST
@@ -114,12 +122,8 @@ def bot_create(request):
         else:
             messages.success(request, _("Created “%(name)s”. Start it when you are ready.") % {"name": bot.name})
             return redirect("bot_detail", bot_id=bot.pk)
-    context = {"form": form, "strategy": strategy_class(strategy), "strategies": STRATEGIES.values(),
-               "preview": preview}
-    status = 400 if request.method == "POST" and "save" in request.POST else 200
-    if is_htmx(request):
-        return render(request, "bots/bot_form.html#bot-form", context, status=status)
-    return render(request, "bots/bot_form.html", context, status=status)
+    return _render_form(request, {"form": form, "strategy": strategy_class(strategy),
+                                   "strategies": STRATEGIES.values(), "preview": preview})
 
 
 @role_required(Role.TRADER)
@@ -138,12 +142,15 @@ def bot_edit(request, bot_id):
         else:
             messages.success(request, _("Saved as revision %(n)d.") % {"n": revision.number})
             return redirect("bot_detail", bot_id=bot.pk)
-    context = {"form": form, "bot": bot, "strategy": strategy_class(bot.strategy), "preview": preview,
-               "revisions": bot.revisions.all()[:20]}
+    return _render_form(request, {"form": form, "bot": bot, "strategy": strategy_class(bot.strategy),
+                                   "preview": preview, "revisions": bot.revisions.all()[:20]})
+
+
+def _render_form(request, context):
+    """The create and edit page, or only its form for htmx; 400 when a save was refused."""
     status = 400 if request.method == "POST" and "save" in request.POST else 200
-    if is_htmx(request):
-        return render(request, "bots/bot_form.html#bot-form", context, status=status)
-    return render(request, "bots/bot_form.html", context, status=status)
+    template = "bots/bot_form.html#bot-form" if is_htmx(request) else "bots/bot_form.html"
+    return render(request, template, context, status=status)
 
 
 @require_POST

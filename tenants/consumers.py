@@ -5,12 +5,11 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.core.paginator import Paginator
 from django.template.loader import render_to_string
 from django_tenants.utils import schema_context
 
-from accounts.models import Role
-from bots.models import Bot, Order
+from bots.models import Bot
+from bots.views import activity_context, can_control
 from tenants.groups import bot_group, workspace_group
 from tenants.websocket import header
 
@@ -38,7 +37,7 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
         self.pending: dict[int, dict] = {}
         self.sent_at: dict[int, float] = {}
         self.tasks: dict[int, asyncio.Task] = {}
-        self.context = {"oob": True, "can_control": self.scope["membership"].has_role(Role.TRADER),
+        self.context = {"oob": True, "can_control": can_control(self.scope["membership"]),
                         "csrf_token": _csrf_cookie(self.scope)}
         await self.accept()
 
@@ -96,10 +95,8 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
             bot = Bot.objects.filter(pk=self.bot_id).first()
             if bot is None:
                 return ""
-            context = {**self.context, "bot": bot, "order_statuses": Order.Status.choices, "status_filter": "",
-                       "orders": Paginator(bot.orders.all(), 25).get_page(1),
-                       "fills": Paginator(bot.fills.all(), 25).get_page(1), "events": bot.events.all()[:50]}
-            return render_to_string("bots/bot_detail.html#activity", context)
+            return render_to_string("bots/bot_detail.html#activity",
+                                    {**self.context, "bot": bot, **activity_context(bot)})
 
 
 def _view(query_string: bytes) -> tuple[str, int | None]:

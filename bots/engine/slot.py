@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from bots import actions, risk
+from bots import actions, live, risk
 from bots.accounting import Book, apply_fill
 from bots.engine import execution, store
 from bots.models import Bot, BotEvent, Order
@@ -376,20 +376,5 @@ class BotSlot:
         self.points.append((self.bot_id, "equity", now, equity.quantize(Decimal("1e-8"))))
 
     def status(self) -> dict:
-        bot = self.bot
-        pnl = ZERO
-        unrealized = ZERO
-        price = bot.last_price
-        for symbol, book in self.books.items():
-            pnl += book.realized_pnl
-            if price is not None and symbol == bot.symbols[0]:
-                unrealized += book.unrealized(price)
-        return {
-            "id": bot.pk, "name": bot.name, "state": bot.state, "state_reason": bot.state_reason,
-            "last_price": None if price is None else format(price.normalize(), "f"),
-            "last_tick_at": bot.last_tick_at, "realized_pnl": format(pnl.normalize(), "f"),
-            "unrealized_pnl": format(unrealized.normalize(), "f"),
-            "position": format(sum((b.amount for b in self.books.values()), ZERO).normalize(), "f"),
-            "open_orders": len(self.open_orders()),
-        }
+        return live.status_from(self.bot, self.books, len(self.open_orders()))
 
