@@ -3,14 +3,14 @@ import json
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
 from accounts.models import Role
-from bots import actions, live, previews
+from bots import actions, charts, live, previews
 from bots.forms import BotForm
 from bots.models import Bot, Order
 from bots.strategies import STRATEGIES, strategy_class
@@ -50,6 +50,17 @@ def bot_detail(request, bot_id):
     if is_htmx(request) and request.GET.get("part") in ("orders", "fills"):
         return render(request, f"bots/bot_detail.html#{request.GET['part']}", context)
     return render(request, "bots/bot_detail.html", context)
+
+
+def bot_chart(request, bot_id):
+    """The detail page's chart data, fetched by static/js/bot_charts.js."""
+    bot = get_object_or_404(Bot.objects.select_related("connection"), pk=bot_id)
+    symbol = request.GET.get("symbol") or bot.symbols[0]
+    if symbol not in bot.symbols:
+        raise Http404
+    response = JsonResponse(charts.chart_data(request.tenant, bot, symbol))
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def activity_context(bot, *, status_filter="", orders_page=None, fills_page=None) -> dict:

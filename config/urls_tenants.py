@@ -19,6 +19,7 @@ urlpatterns = [
     path("bots/<int:bot_id>/stop/", bot_views.bot_stop, name="bot_stop"),
     path("bots/<int:bot_id>/delete/", bot_views.bot_delete, name="bot_delete"),
     path("bots/<int:bot_id>/webhook/", bot_views.bot_webhook, name="bot_webhook"),
+    path("bots/<int:bot_id>/chart/", bot_views.bot_chart, name="bot_chart"),
     path("bots/<int:bot_id>/<slug:verb>/", bot_views.bot_control, name="bot_control"),
     path("exchanges/", exchange_views.connection_list, name="exchanges"),
     path("exchanges/new/", exchange_views.connection_create, name="connection_create"),

@@ -61,6 +61,26 @@ def test_the_detail_page_shows_status_orders_fills_and_events(acme, traded_bot):
     assert f"view=bot:{traded_bot.pk}" in page
 
 
+def test_the_orders_table_filters_by_status_and_its_pages_keep_the_filter(acme, make_bot):
+    bot = make_bot(name="Busy")
+
+    def orders():
+        Order.objects.bulk_create([
+            Order(bot=bot, client_order_id=f"av1b{bot.pk}n{n}", tag=f"grid:buy:{n}", symbol="BTC/USDT", side="buy",
+                  type="limit", price=D("59000") + n, amount=D("0.01"),
+                  status=Order.Status.OPEN if n % 2 else Order.Status.CANCELED)
+            for n in range(60)])
+
+    in_acme(acme, orders)
+    client = acme.client(acme.viewer)
+    part = client.get(f"/bots/{bot.pk}/?part=orders&status=open", headers={"HX-Request": "true"}).content.decode()
+    assert part.lstrip().startswith('<section class="card" id="bot-orders">')
+    assert part.count("<tr><td>") == 25 and "<td>Open</td>" in part and "<td>Cancelled</td>" not in part
+    assert f'href="?status=open&amp;orders_page=2"' in part
+    second = client.get(f"/bots/{bot.pk}/?status=open&orders_page=2").content.decode()
+    assert "Page 2 of 2" in second and second.count("grid:buy:") == 5
+
+
 def test_a_viewer_sees_no_controls_and_cannot_use_them(acme, traded_bot):
     page = acme.client(acme.viewer).get(f"/bots/{traded_bot.pk}/").content.decode()
     assert f"/bots/{traded_bot.pk}/pause/" not in page

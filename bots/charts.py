@@ -1,0 +1,99 @@
+"""What the bot page's charts draw: candles of one of the bot's symbols with its fills
+marked and its open orders (and a grid bot's levels) as price lines, the equity curve
+and, for the pair strategy, the spread. Prices leave as strings: the browser plots
+them, nothing here does arithmetic on floats."""
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from asgiref.sync import async_to_sync
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from bots.models import Order
+from bots.strategies.grid import grid_levels
+from exchanges.adapters import adapter_for
+from exchanges.errors import ExchangeError
+
+CANDLE_SECONDS = 60
+CANDLES = 180
+SERIES_DAYS = 7
+SERIES_POINTS = 2000
+
+
+def chart_data(tenant, bot, symbol: str) -> dict:
+    since = timezone.now() - timedelta(seconds=CANDLE_SECONDS * CANDLES)
+    candles, problem = _candles(tenant, bot, symbol)
+    fills = bot.fills.filter(symbol=symbol, timestamp__gte=since).order_by("timestamp", "id")
+    open_orders = bot.orders.filter(symbol=symbol, status__in=[Order.Status.PENDING, Order.Status.OPEN],
+                                    price__isnull=False).order_by("-price")
+    return {
+        "symbol": symbol,
+        "tz_offset": _offset(timezone.now().timestamp()),
+        "candles": candles,
+        "error": problem,
+        "markers": [_marker(fill) for fill in fills],
+        "orders": [{"price": _text(order.price), "side": order.side, "amount": _text(order.amount)}
+                   for order in open_orders],
+        "levels": _levels(bot) if bot.strategy == "grid" and symbol == bot.symbols[0] else [],
+        "equity": _series(bot, "equity"),
+        "spread": _series(bot, "spread") if bot.strategy == "pair_hedge" else [],
+    }
+
+
+def _candles(tenant, bot, symbol) -> tuple[list[dict], str]:
+    adapter = adapter_for(bot.connection, tenant.schema_name)
+
+    async def read():
+        try:
+            return await adapter.fetch_ohlcv(symbol, "1m", limit=CANDLES)
+        finally:
+            await adapter.close()
+
+    try:
+        rows = async_to_sync(read)()
+    except ExchangeError as problem:
+        # Adapters' messages are safe to show (never credentials).
+        return [], _("Candles are unavailable: %(reason)s") % {"reason": problem}
+    return [{"time": _wall(int(row[0]) // 1000), "open": _text(row[1]), "high": _text(row[2]), "low": _text(row[3]),
+             "close": _text(row[4])} for row in rows], ""
+
+
+def _marker(fill) -> dict:
+    buy = fill.side == "buy"
+    minute = int(fill.timestamp.timestamp()) // CANDLE_SECONDS * CANDLE_SECONDS
+    return {"time": _wall(minute), "side": fill.side,
+            "text": f"{'B' if buy else 'S'} {_text(fill.amount)} @ {_text(fill.price)}"}
+
+
+def _levels(bot) -> list[str]:
+    params = bot.params
+    try:
+        levels = grid_levels(Decimal(params["lower_price"]), Decimal(params["upper_price"]),
+                             int(params["grid_count"]), params.get("spacing", "arithmetic"))
+    except (KeyError, ArithmeticError, ValueError):
+        return []
+    return [_text(level.quantize(Decimal("1e-8"))) for level in levels]
+
+
+def _series(bot, name: str) -> list[dict]:
+    since = timezone.now() - timedelta(days=SERIES_DAYS)
+    points = list(bot.series.filter(series=name, timestamp__gte=since).order_by("-timestamp")
+                  .values_list("timestamp", "value")[:SERIES_POINTS])
+    # The chart wants strictly increasing times: the latest point of each second.
+    by_second = {int(at.timestamp()): value for at, value in reversed(points)}
+    return [{"time": _wall(second), "value": _text(value)} for second, value in by_second.items()]
+
+
+def _offset(epoch: float) -> int:
+    return int(datetime.fromtimestamp(epoch, timezone.get_current_timezone()).utcoffset().total_seconds())
+
+
+def _wall(epoch: int) -> int:
+    """The chart library draws every time as UTC: shift to the user's wall clock."""
+    return epoch + _offset(epoch)
+
+
+def _text(value) -> str:
+    # ccxt gives floats: through str() they keep the digits the exchange sent.
+    return format(Decimal(str(value)).normalize(), "f")

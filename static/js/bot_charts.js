@@ -1,0 +1,108 @@
+// The bot page's charts (lightweight-charts, vendored in static/vendor). Data comes from
+// the page's data-url as JSON with prices as strings; times are already shifted to the
+// user's time zone by the server, because the library draws times as UTC.
+(function () {
+  "use strict";
+  const UP = "#12804a", DOWN = "#c2362b", LEVEL = "#9aa7b6", LINE = "#2457d6";
+  const RELOAD_AFTER_NEWS_MS = 500, RELOAD_EVERY_MS = 60000;
+
+  function start() {
+    const section = document.getElementById("bot-charts");
+    if (!section || !window.LightweightCharts) return;
+    const LC = window.LightweightCharts;
+    const common = {
+      autoSize: true,
+      layout: { background: { color: "#ffffff" }, textColor: "#5d6b7a" },
+      grid: { vertLines: { color: "#eef2f7" }, horzLines: { color: "#eef2f7" } },
+      timeScale: { timeVisible: true, secondsVisible: false },
+      localization: { locale: document.documentElement.lang || "en" },
+    };
+    const price = LC.createChart(section.querySelector('[data-chart="price"]'), common);
+    const candles = price.addSeries(LC.CandlestickSeries, {
+      upColor: UP, downColor: DOWN, borderVisible: false, wickUpColor: UP, wickDownColor: DOWN,
+    });
+    const markers = LC.createSeriesMarkers(candles, []);
+    const equityBox = section.querySelector('[data-chart="equity"]');
+    const equity = LC.createChart(equityBox, common).addSeries(LC.BaselineSeries, { baseValue: { type: "price", price: 0 } });
+    const spreadBox = section.querySelector('[data-chart="spread"]');
+    const spread = spreadBox ? LC.createChart(spreadBox, common).addSeries(LC.LineSeries, { color: LINE }) : null;
+    const errorBox = section.querySelector("[data-chart-error]");
+    let symbol = null, lines = [], last = null, offset = 0, pending = null;
+
+    function numbers(points, keys) {
+      return points.map((p) => { const out = { time: p.time }; keys.forEach((k) => { out[k] = Number(p[k]); }); return out; });
+    }
+
+    function drawLines(data) {
+      lines.forEach((line) => candles.removePriceLine(line));
+      lines = data.levels.map((level) => candles.createPriceLine({
+        price: Number(level), color: LEVEL, lineWidth: 1, lineStyle: LC.LineStyle.Dotted, axisLabelVisible: false,
+      })).concat(data.orders.map((order) => candles.createPriceLine({
+        price: Number(order.price), color: order.side === "buy" ? UP : DOWN, lineWidth: 1,
+        lineStyle: LC.LineStyle.Dashed, axisLabelVisible: true, title: order.side + " " + order.amount,
+      })));
+    }
+
+    async function load() {
+      pending = null;
+      const url = new URL(section.dataset.url, window.location.href);
+      if (symbol) url.searchParams.set("symbol", symbol);
+      let data;
+      try {
+        const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+        if (!response.ok) return;
+        data = await response.json();
+      } catch (_) {
+        return; // offline or restarting: the next push or the timer tries again
+      }
+      offset = data.tz_offset;
+      const bars = numbers(data.candles, ["open", "high", "low", "close"]);
+      candles.setData(bars);
+      last = bars.length ? bars[bars.length - 1] : null;
+      markers.setMarkers(data.markers.map((m) => ({
+        time: m.time, position: m.side === "buy" ? "belowBar" : "aboveBar", color: m.side === "buy" ? UP : DOWN,
+        shape: m.side === "buy" ? "arrowUp" : "arrowDown", text: m.text,
+      })));
+      drawLines(data);
+      equity.setData(numbers(data.equity, ["value"]));
+      if (spread) spread.setData(numbers(data.spread, ["value"]));
+      errorBox.hidden = !data.error;
+      errorBox.textContent = data.error;
+      section.dataset.loaded = String(Date.now());
+    }
+
+    function reloadSoon() {
+      if (pending === null) pending = setTimeout(load, RELOAD_AFTER_NEWS_MS);
+    }
+
+    // A pushed status moves the last candle with the price, between reloads.
+    function follow(statusBox) {
+      const text = statusBox.querySelector('[data-field="last_price"]');
+      const value = text ? Number(text.textContent.replace(/[^0-9.\-]/g, "")) : NaN;
+      if (!last || !isFinite(value) || value <= 0 || symbol !== null && symbol !== section.dataset.first) return;
+      const minute = Math.floor((Date.now() / 1000 + offset) / 60) * 60;
+      if (minute > last.time) last = { time: minute, open: last.close, high: value, low: value, close: value };
+      else last = { ...last, high: Math.max(last.high, value), low: Math.min(last.low, value), close: value };
+      candles.update(last);
+    }
+
+    document.body.addEventListener("htmx:oobAfterSwap", (event) => {
+      const target = event.detail && event.detail.target;
+      if (!target) return;
+      if (target.id === "bot-activity") reloadSoon();
+      else if (target.id === "bot-status") follow(target);
+    });
+    section.querySelectorAll("[data-symbol]").forEach((button) => button.addEventListener("click", () => {
+      section.querySelectorAll("[data-symbol]").forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
+      symbol = button.dataset.symbol;
+      load();
+    }));
+    const first = section.querySelector("[data-symbol]");
+    section.dataset.first = first ? first.dataset.symbol : "";
+    setInterval(load, RELOAD_EVERY_MS);
+    load();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
