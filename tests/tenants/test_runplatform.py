@@ -125,3 +125,25 @@ def test_it_starts_everything_serves_and_stops_everything_on_ctrl_c(tmp_path, pl
     output, _children = interrupt_and_collect(process)
     assert process.returncode == 0, output
     assert re.search(r"log in as (\S+) with password (\S+)", output).groups() == login
+
+
+def test_a_process_that_ignores_the_stop_is_killed_with_its_children(monkeypatch, settings):
+    """As a q2 cluster whose worker is in the middle of a shard runner task."""
+    from io import StringIO
+
+    from tenants.management.commands import runplatform
+
+    monkeypatch.setattr(runplatform, "STOP_TIMEOUT", 1)
+    settings.EMBEDDED_PGDATA = None  # the test database stays up
+    stubborn = runplatform.Command._spawn("bash", "-c", "trap '' INT; sleep 300 & wait")
+    deadline = time.monotonic() + 10
+    while not (children := psutil.Process(stubborn.pid).children()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert children
+
+    errors = StringIO()
+    runplatform.Command(stdout=StringIO(), stderr=errors)._stop({"worker": stubborn})
+
+    assert "worker did not stop in time; killing it." in errors.getvalue()
+    psutil.wait_procs(children, timeout=5)
+    assert not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in children)

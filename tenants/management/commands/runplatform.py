@@ -1,3 +1,4 @@
+import contextlib
 import os
 import signal
 import socket
@@ -99,6 +100,10 @@ class Command(BaseCommand):
                 self.stderr.write(f"{name} did not stop in time; killing it.")
                 process.kill()
                 process.wait()
+            # Its children too (q2's sentinel and workers), or they would outlive the
+            # database, each retrying its lost connection ten times a second.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
         if settings.EMBEDDED_PGDATA:
             embedded_postgres.stop(settings.EMBEDDED_PGDATA)
         self.stdout.write("Stopped.")
