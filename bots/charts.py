@@ -23,13 +23,13 @@ SERIES_POINTS = 2000
 
 def chart_data(tenant, bot, symbol: str) -> dict:
     since = timezone.now() - timedelta(seconds=CANDLE_SECONDS * CANDLES)
-    candles, problem = _candles(tenant, bot, symbol)
+    candles, problem = candles_of(tenant, bot.connection, symbol)
     fills = bot.fills.filter(symbol=symbol, timestamp__gte=since).order_by("timestamp", "id")
     open_orders = bot.orders.filter(symbol=symbol, status__in=[Order.Status.PENDING, Order.Status.OPEN],
                                     price__isnull=False).order_by("-price")
     return {
         "symbol": symbol,
-        "tz_offset": _offset(timezone.now().timestamp()),
+        "tz_offset": tz_offset(),
         "candles": candles,
         "error": problem,
         "markers": [_marker(fill) for fill in fills],
@@ -41,22 +41,36 @@ def chart_data(tenant, bot, symbol: str) -> dict:
     }
 
 
-def _candles(tenant, bot, symbol) -> tuple[list[dict], str]:
-    adapter = adapter_for(bot.connection, tenant.schema_name)
-
-    async def read():
-        try:
-            return await adapter.fetch_ohlcv(symbol, "1m", limit=CANDLES)
-        finally:
-            await adapter.close()
-
+def candles_of(tenant, connection, symbol) -> tuple[list[dict], str]:
+    """The last CANDLES one-minute candles of a symbol on a connection, or why not."""
     try:
-        rows = async_to_sync(read)()
+        rows = ask(tenant, connection, "fetch_ohlcv", symbol, "1m", limit=CANDLES)
     except ExchangeError as problem:
         # Adapters' messages are safe to show (never credentials).
         return [], _("Candles are unavailable: %(reason)s") % {"reason": problem}
     return [{"time": _wall(int(row[0]) // 1000), "open": _text(row[1]), "high": _text(row[2]), "low": _text(row[3]),
              "close": _text(row[4])} for row in rows], ""
+
+
+def last_price(tenant, connection, symbol) -> Decimal | None:
+    try:
+        ticker = ask(tenant, connection, "fetch_ticker", symbol)
+    except ExchangeError:
+        return None
+    return Decimal(str(ticker["last"])) if ticker.get("last") is not None else None
+
+
+def ask(tenant, connection, method: str, *args, **kwargs):
+    """One read from a connection's exchange, from synchronous code."""
+    adapter = adapter_for(connection, tenant.schema_name)
+
+    async def read():
+        try:
+            return await getattr(adapter, method)(*args, **kwargs)
+        finally:
+            await adapter.close()
+
+    return async_to_sync(read)()
 
 
 def _marker(fill) -> dict:
@@ -83,6 +97,11 @@ def _series(bot, name: str) -> list[dict]:
     # The chart wants strictly increasing times: the latest point of each second.
     by_second = {int(at.timestamp()): value for at, value in reversed(points)}
     return [{"time": _wall(second), "value": _text(value)} for second, value in by_second.items()]
+
+
+def tz_offset() -> int:
+    """The user's time zone's offset now, in seconds."""
+    return _offset(timezone.now().timestamp())
 
 
 def _offset(epoch: float) -> int:

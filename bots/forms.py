@@ -38,13 +38,19 @@ class BotForm(forms.Form):
         self.params.prefix = "p"
 
     def _markets(self, data) -> dict:
-        if data is None:
-            return {}
-        try:
-            connection = self.fields["connection"].clean(data.get("connection") or self.initial.get("connection"))
-        except ValidationError:
+        connection = self.connection_from(data)
+        if connection is None:
             return {}
         return markets_for(connection, [s for s in self.symbols_from(data) if s in paper_markets.MARKETS])
+
+    def connection_from(self, data):
+        """The chosen connection, before the whole form is valid (for the preview)."""
+        if data is None:
+            return None
+        try:
+            return self.fields["connection"].clean(data.get("connection") or self.initial.get("connection"))
+        except ValidationError:
+            return None
 
     def symbols_from(self, data) -> list[str]:
         names = ["symbol", "symbol_2"][: self.strategy.symbol_count]

@@ -63,6 +63,18 @@ def bot_chart(request, bot_id):
     return response
 
 
+def bot_candles(request):
+    """Candles for the create page's preview chart, of the chosen connection and symbol."""
+    connection_id = request.GET.get("connection", "")
+    if not connection_id.isdigit():
+        raise Http404
+    connection = get_object_or_404(ExchangeConnection, pk=connection_id)
+    symbol = request.GET.get("symbol", "")
+    candles, problem = charts.candles_of(request.tenant, connection, symbol)
+    return JsonResponse({"symbol": symbol, "candles": candles, "error": problem,
+                         "tz_offset": charts.tz_offset()})
+
+
 def activity_context(bot, *, status_filter="", orders_page=None, fills_page=None) -> dict:
     """The bot page's tables: its orders (of one status, if asked), fills and events.
     The live push re-renders them from this too."""
@@ -124,7 +136,7 @@ def bot_create(request):
     if strategy not in STRATEGIES:
         return redirect("bots")
     form = BotForm(strategy, ExchangeConnection.objects.order_by("label"), request.POST or None)
-    preview = previews.preview(strategy, form) if request.method == "POST" else None
+    preview = previews.preview(request.tenant, strategy, form) if request.method == "POST" else None
     if request.method == "POST" and "save" in request.POST and form.is_valid():
         try:
             bot = actions.do_create_bot(request.tenant, actor=request.user, **form.bot_fields())
@@ -142,7 +154,7 @@ def bot_edit(request, bot_id):
     bot = get_object_or_404(Bot.objects.select_related("connection"), pk=bot_id)
     form = BotForm(bot.strategy, ExchangeConnection.objects.filter(pk=bot.connection_id), request.POST or None,
                    bot=bot)
-    preview = previews.preview(bot.strategy, form) if request.method == "POST" else None
+    preview = previews.preview(request.tenant, bot.strategy, form) if request.method == "POST" else None
     if request.method == "POST" and "save" in request.POST and form.is_valid():
         fields = form.bot_fields()
         try:

@@ -20,6 +20,7 @@ urlpatterns = [
     path("bots/<int:bot_id>/delete/", bot_views.bot_delete, name="bot_delete"),
     path("bots/<int:bot_id>/webhook/", bot_views.bot_webhook, name="bot_webhook"),
     path("bots/<int:bot_id>/chart/", bot_views.bot_chart, name="bot_chart"),
+    path("bots/candles/", bot_views.bot_candles, name="bot_candles"),
     path("bots/<int:bot_id>/<slug:verb>/", bot_views.bot_control, name="bot_control"),
     path("exchanges/", exchange_views.connection_list, name="exchanges"),
     path("exchanges/new/", exchange_views.connection_create, name="connection_create"),

@@ -1,37 +1,71 @@
-// The bot page's charts (lightweight-charts, vendored in static/vendor). Data comes from
-// the page's data-url as JSON with prices as strings; times are already shifted to the
-// user's time zone by the server, because the library draws times as UTC.
+// The bot page's charts and the create page's preview chart (lightweight-charts,
+// vendored in static/vendor). Data comes from data-url as JSON with prices as strings;
+// times are already shifted to the user's time zone by the server, because the library
+// draws times as UTC.
 (function () {
   "use strict";
   const UP = "#12804a", DOWN = "#c2362b", LEVEL = "#9aa7b6", LINE = "#2457d6";
   const RELOAD_AFTER_NEWS_MS = 500, RELOAD_EVERY_MS = 60000;
+  const LC = window.LightweightCharts;
+  const COMMON = {
+    autoSize: true,
+    layout: { background: { color: "#ffffff" }, textColor: "#5d6b7a" },
+    grid: { vertLines: { color: "#eef2f7" }, horzLines: { color: "#eef2f7" } },
+    timeScale: { timeVisible: true, secondsVisible: false },
+    localization: { locale: document.documentElement.lang || "en" },
+  };
 
-  function start() {
-    const section = document.getElementById("bot-charts");
-    if (!section || !window.LightweightCharts) return;
-    const LC = window.LightweightCharts;
-    const common = {
-      autoSize: true,
-      layout: { background: { color: "#ffffff" }, textColor: "#5d6b7a" },
-      grid: { vertLines: { color: "#eef2f7" }, horzLines: { color: "#eef2f7" } },
-      timeScale: { timeVisible: true, secondsVisible: false },
-      localization: { locale: document.documentElement.lang || "en" },
-    };
-    const price = LC.createChart(section.querySelector('[data-chart="price"]'), common);
-    const candles = price.addSeries(LC.CandlestickSeries, {
+  function candleChart(box) {
+    const chart = LC.createChart(box, COMMON);
+    const series = chart.addSeries(LC.CandlestickSeries, {
       upColor: UP, downColor: DOWN, borderVisible: false, wickUpColor: UP, wickDownColor: DOWN,
     });
+    return { chart, series };
+  }
+
+  async function getJSON(url) {
+    try {
+      const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      return response.ok ? await response.json() : null;
+    } catch (_) {
+      return null; // offline or restarting: the next push or the timer tries again
+    }
+  }
+
+  function numbers(points, keys) {
+    return points.map((p) => { const out = { time: p.time }; keys.forEach((k) => { out[k] = Number(p[k]); }); return out; });
+  }
+
+  // The create page re-renders its form over htmx on every change: one chart per render.
+  let preview = null;
+  async function startPreview() {
+    if (preview) { preview.chart.remove(); preview = null; }
+    const box = document.querySelector('[data-chart="preview"]');
+    const linesScript = document.getElementById("preview-lines");
+    if (!box || !linesScript) return;
+    const drawn = { ...candleChart(box), box };
+    preview = drawn;
+    JSON.parse(linesScript.textContent).forEach((line) => drawn.series.createPriceLine({
+      price: Number(line.price), color: line.side === "sell" ? DOWN : UP, lineWidth: 1,
+      lineStyle: LC.LineStyle.Dashed, axisLabelVisible: true, title: line.title,
+    }));
+    const data = await getJSON(box.dataset.url);
+    if (!data || preview !== drawn) return;
+    drawn.series.setData(numbers(data.candles, ["open", "high", "low", "close"]));
+    box.dataset.loaded = String(data.candles.length);
+  }
+
+  function startBotCharts() {
+    const section = document.getElementById("bot-charts");
+    if (!section) return;
+    const { series: candles } = candleChart(section.querySelector('[data-chart="price"]'));
     const markers = LC.createSeriesMarkers(candles, []);
     const equityBox = section.querySelector('[data-chart="equity"]');
-    const equity = LC.createChart(equityBox, common).addSeries(LC.BaselineSeries, { baseValue: { type: "price", price: 0 } });
+    const equity = LC.createChart(equityBox, COMMON).addSeries(LC.BaselineSeries, { baseValue: { type: "price", price: 0 } });
     const spreadBox = section.querySelector('[data-chart="spread"]');
-    const spread = spreadBox ? LC.createChart(spreadBox, common).addSeries(LC.LineSeries, { color: LINE }) : null;
+    const spread = spreadBox ? LC.createChart(spreadBox, COMMON).addSeries(LC.LineSeries, { color: LINE }) : null;
     const errorBox = section.querySelector("[data-chart-error]");
     let symbol = null, lines = [], last = null, offset = 0, pending = null;
-
-    function numbers(points, keys) {
-      return points.map((p) => { const out = { time: p.time }; keys.forEach((k) => { out[k] = Number(p[k]); }); return out; });
-    }
 
     function drawLines(data) {
       lines.forEach((line) => candles.removePriceLine(line));
@@ -47,14 +81,8 @@
       pending = null;
       const url = new URL(section.dataset.url, window.location.href);
       if (symbol) url.searchParams.set("symbol", symbol);
-      let data;
-      try {
-        const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-        if (!response.ok) return;
-        data = await response.json();
-      } catch (_) {
-        return; // offline or restarting: the next push or the timer tries again
-      }
+      const data = await getJSON(url);
+      if (!data) return;
       offset = data.tz_offset;
       const bars = numbers(data.candles, ["open", "high", "low", "close"]);
       candles.setData(bars);
@@ -101,6 +129,16 @@
     section.dataset.first = first ? first.dataset.symbol : "";
     setInterval(load, RELOAD_EVERY_MS);
     load();
+  }
+
+  function start() {
+    if (!LC) return;
+    startBotCharts();
+    startPreview();
+    document.body.addEventListener("htmx:afterSettle", () => {
+      const box = document.querySelector('[data-chart="preview"]');
+      if (box !== (preview ? preview.box : null)) startPreview();
+    });
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -1,6 +1,7 @@
 """The bot page's chart data: candles from the bot's exchange, its fills marked, its open
 orders and grid levels as lines, equity and spread series, in the user's time zone."""
 
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
@@ -130,3 +131,27 @@ def test_an_exchange_outage_leaves_the_chart_empty_with_a_reason(acme, fake_bina
     data = response.json()
     assert data["candles"] == [] and data["error"].startswith("Candles are unavailable:")
     assert FAKE_KEYS["secret"] not in response.content.decode() and FAKE_KEYS["apiKey"] not in response.content.decode()
+
+
+def test_the_grid_preview_sides_its_levels_by_the_connections_own_price(acme, paper, market):
+    market.hold("BTC/USDT", "60250")
+    form = {"strategy": "grid", "name": "My grid", "connection": paper.pk, "symbol": "BTC/USDT",
+            "p-lower_price": "59000", "p-upper_price": "61000", "p-grid_count": "5", "p-spacing": "arithmetic",
+            "p-amount_per_level": "0.01", "preview": "1"}
+    time.sleep(0.3)  # the scripted price reaches 60,250 over 0.2 s
+    page = acme.client(acme.trader).post("/bots/new/", form, HTTP_HX_REQUEST="true").content.decode()
+    assert "Reference price 60250" in page
+    assert '<tr class="side-sell"><td class="num">60500' in page
+    assert '<tr class="side-buy"><td class="num">60000' in page
+    assert f'data-url="/bots/candles/?connection={paper.pk}&amp;symbol=BTC/USDT"' in page
+    assert '"price": "60500", "side": "sell"' in page  # the lines the chart draws
+
+
+def test_the_preview_candles_come_from_the_chosen_connection(acme, paper):
+    client = acme.client(acme.trader)
+    data = client.get(f"/bots/candles/?connection={paper.pk}&symbol=ETH/USDT").json()
+    assert data["error"] == "" and data["candles"][-1]["close"] == "3000"
+    unknown = client.get(f"/bots/candles/?connection={paper.pk}&symbol=NOPE/USDT").json()
+    assert unknown["candles"] == [] and unknown["error"].startswith("Candles are unavailable:")
+    assert client.get("/bots/candles/?connection=999999&symbol=ETH/USDT").status_code == 404
+    assert client.get("/bots/candles/?connection=x&symbol=ETH/USDT").status_code == 404
