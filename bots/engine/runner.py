@@ -37,7 +37,7 @@ db = sync_to_async
 
 FLUSH_EVERY = 5.0  # seconds between writing last-tick times and chart points
 LAG_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 750, 1000, 2500, 5000, 10000, float("inf"))
-PUSH_EVERY = 1.0  # seconds between status pushes of one workspace
+PUSH_EVERY = 1.0  # seconds between status pushes of one workspace, unless a bot has news
 # The registry is read before any tick starts, so a pause or new settings reach the
 # bot's next tick; with no tick due (a wakeup from a finished one) it is read at most
 # this often, which is how new bots are found.
@@ -122,7 +122,9 @@ class ShardRunner:
                     next_registry = time.time() + REGISTRY_EVERY
                 await self._tick_due(time.time())
                 # Writing out runs beside the ticks, never in their way.
-                if time.time() >= next_push and self._idle("push"):
+                # A bot with new fills, orders or events is pushed at once (its page shows
+                # them); plain status changes wait for the next second's batch.
+                if (time.time() >= next_push or self.eventful_slots) and self._idle("push"):
                     self.background["push"] = asyncio.create_task(self._push())
                     next_push = time.time() + PUSH_EVERY
                 if time.time() >= next_flush and self._idle("flush"):

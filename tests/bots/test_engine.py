@@ -1,8 +1,10 @@
 """The trading engine: a shard runner ticking bots on the paper exchange."""
 
+import time
 from decimal import Decimal as D
 
 import pytest
+from asgiref.sync import sync_to_async
 from django_tenants.utils import schema_context
 
 from bots.actions import do_pause_bot, do_resume_bot, do_start_bot, do_stop_bot, do_update_bot_config
@@ -156,3 +158,29 @@ def test_a_refused_order_does_not_make_the_strategy_forget_the_fills_it_saw(acme
         wait_for(lambda: len([t for t, s in orders(acme, bot) if s == "failed"]) >= 2)
     base_orders = [tag for tag, _status in orders(acme, bot) if tag.endswith(":base")]
     assert base_orders == ["dca:1:base"]
+
+
+def test_a_fill_is_pushed_at_once_not_with_the_next_status_batch(acme, market, make_bot, monkeypatch):
+    monkeypatch.setattr("bots.engine.runner.PUSH_EVERY", 600.0)
+    pushes = []
+
+    def fills_of(schema_name, bots):
+        with schema_context(schema_name):
+            return Fill.objects.filter(bot_id__in=bots).count()
+
+    async def record(schema_name, statuses, to_bots=None):
+        at = time.time()
+        # What the page would render on this news: is the fill committed by now?
+        pushes.append((at, to_bots, await sync_to_async(fills_of)(schema_name, to_bots or ())))
+
+    monkeypatch.setattr("bots.live.apush", record)
+    bot = do_start_bot(acme.tenant, make_bot(), actor=acme.owner)
+    with RunnerThread(tick=0.1):
+        wait_for(lambda: orders(acme, bot) == OPENING)
+        wait_for(lambda: any(to_bots for _at, to_bots, _filled in pushes))
+        moved = time.time()
+        market.hold("BTC/USDT", "59900")  # through the buy at 60,000
+        wait_for(lambda: any(at > moved and filled == 2 for at, _to_bots, filled in pushes), timeout=3)
+    pushed = next(at for at, to_bots, filled in pushes if at > moved and filled == 2)
+    assert pushed - moved < 1.0
+    assert all(bot.pk in to_bots for at, to_bots, filled in pushes if at > moved and filled == 2)
