@@ -179,7 +179,7 @@ class BotEvent(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     message = models.CharField(max_length=500)
     data = models.JSONField(default=dict, blank=True)
-    alert = models.BooleanField(default=False, help_text="alert-worthy: the alerts system picks these up")
+    alert = models.BooleanField(default=False, help_text=_("alert-worthy: the alerts system picks these up"))
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

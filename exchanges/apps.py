@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ExchangesConfig(AppConfig):
     name = "exchanges"
-    verbose_name = "Exchanges"
+    verbose_name = _("Exchanges")

@@ -28,7 +28,7 @@ class ExchangeInfo:
     has_sandbox: bool
 
 
-PAPER_INFO = ExchangeInfo(PAPER, "Paper exchange", (), False)
+PAPER_INFO = ExchangeInfo(PAPER, _("Paper exchange"), (), False)
 
 
 @functools.cache

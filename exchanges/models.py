@@ -126,7 +126,7 @@ class OhlcvCandle(models.Model):
 class PaperAccount(models.Model):
     connection = models.OneToOneField(ExchangeConnection, on_delete=models.CASCADE, related_name="paper_account")
     # Replays map wall-clock time onto the dataset from this moment on.
-    epoch = models.FloatField(help_text="unix time the account (re)started")
+    epoch = models.FloatField(help_text=_("unix time the account (re)started"))
     # The price path up to here has been matched against every open order.
     matched_until = models.FloatField(default=0)
     next_order_id = models.PositiveBigIntegerField(default=1)

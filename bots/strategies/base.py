@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 from django import forms
+from django.utils.translation import gettext as _
 
 # --- intents -----------------------------------------------------------------------------
 
@@ -200,9 +201,10 @@ class ParamsForm(forms.Form):
         min_amount = (limits.get("amount") or {}).get("min")
         min_cost = (limits.get("cost") or {}).get("min")
         if min_amount is not None and amount < Decimal(str(min_amount)):
-            self.add_error(field_name, f"At least {Decimal(str(min_amount)).normalize():f} {market.get('base', '')} "
-                                       f"per order on {symbol}.")
+            self.add_error(field_name, _("At least %(amount)s %(base)s per order on %(symbol)s.") % {
+                "amount": f"{Decimal(str(min_amount)).normalize():f}", "base": market.get("base", ""), "symbol": symbol})
         elif min_cost is not None and amount * price < Decimal(str(min_cost)):
-            self.add_error(field_name, f"Orders on {symbol} must be worth at least "
-                                       f"{Decimal(str(min_cost)).normalize():f} {market.get('quote', '')}; "
-                                       f"this one is worth {(amount * price).normalize():f} at {price.normalize():f}.")
+            self.add_error(field_name, _(
+                "Orders on %(symbol)s must be worth at least %(cost)s %(quote)s; this one is worth %(worth)s at %(price)s."
+            ) % {"symbol": symbol, "cost": f"{Decimal(str(min_cost)).normalize():f}", "quote": market.get("quote", ""),
+                 "worth": f"{(amount * price).normalize():f}", "price": f"{price.normalize():f}"})

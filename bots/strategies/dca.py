@@ -85,8 +85,8 @@ def check_quote_order(form: ParamsForm, symbol: str, quote: Decimal | None, pric
         return
     min_cost = ((market.get("limits") or {}).get("cost") or {}).get("min")
     if min_cost is not None and quote < Decimal(str(min_cost)):
-        form.add_error(field_name, f"Orders on {symbol} must be worth at least "
-                                   f"{Decimal(str(min_cost)).normalize():f} {market.get('quote', '')}.")
+        form.add_error(field_name, _("Orders on %(symbol)s must be worth at least %(cost)s %(quote)s.") % {
+            "symbol": symbol, "cost": f"{Decimal(str(min_cost)).normalize():f}", "quote": market.get("quote", "")})
 
 
 def percent_field(label, *, max_value, required=True, initial=None, help_text="", message=None):

@@ -23,6 +23,8 @@ class GridParams(ParamsForm):
     upper_price = forms.DecimalField(label=_("Upper price"), min_value=Decimal("0.00000001"), max_digits=30, decimal_places=12)
     grid_count = forms.IntegerField(label=_("Number of levels"), min_value=2, max_value=200, initial=10)
     spacing = forms.ChoiceField(label=_("Spacing"), choices=[("arithmetic", _("Arithmetic (equal price steps)")),
+                                                            # "% s" is text here, not a format: tell xgettext.
+                                                            # xgettext:no-python-format
                                                             ("geometric", _("Geometric (equal % steps)"))],
                                 initial="arithmetic")
     amount_per_level = forms.DecimalField(label=_("Amount per level (base currency)"), min_value=Decimal("0.00000001"),

@@ -76,10 +76,13 @@ class PairHedgeParams(ParamsForm):
     max_position_value = quote_field(_("Maximum position value per leg (quote currency)"))
     take_profit_mode = forms.ChoiceField(label=_("Take profit"), initial="regression", choices=[
         ("regression", _("Spread regression (points back from the spread at entry)")),
+        # "% o" is text here, not a format: tell xgettext.
+        # xgettext:no-python-format
         ("position", _("Position profit (% of the value invested)")),
     ])
     take_profit = percent_field(_("Take profit value (points or %)"), max_value=100, initial=Decimal(1),
                                 message=_("The take profit must be positive."))
+    # xgettext:no-python-format
     stop_loss = percent_field(_("Stop loss (% of the value invested)"), max_value="99.99", required=False,
                               message=_("The stop loss must be positive, or left empty for none."))
 
