@@ -12,10 +12,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts import audit
+from accounts import audit, preferences
 from accounts.models import HandoverToken, Invitation, Membership, Role, User
 from tenants.hosts import workspace_reverse
 
@@ -37,6 +37,27 @@ def do_create_user(email: str, password: str, *, name: str = "", email_verified:
         user = User.objects.create_user(email, password, name=name)
         EmailAddress.objects.create(user=user, email=user.email, verified=email_verified, primary=True)
         audit.record("user.created", actor=actor or user, target=user.email)
+    return user
+
+
+def do_update_preferences(user: User, *, language: str, time_zone: str, actor: User) -> User:
+    """Set the language ("" follows the browser) and time zone pages are shown in."""
+    errors = {}
+    if language and not preferences.is_language(language):
+        errors["language"] = _("Choose one of the languages offered.")
+    if time_zone not in preferences.time_zones():
+        errors["time_zone"] = _("“%(zone)s” is not a time zone. Choose one from the list, such as Asia/Shanghai.") % {
+            "zone": time_zone
+        }
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        previous = {"language": user.language, "time_zone": user.time_zone}
+        user.language, user.time_zone = language, time_zone
+        user.save(update_fields=["language", "time_zone"])
+        audit.record("user.preferences_changed", actor=actor, target=user.email, previous=previous,
+                     language=language, time_zone=time_zone)
     return user
 
 
@@ -111,19 +132,28 @@ def do_invite_member(tenant, *, email: str, role: str, actor: User, request=None
         )
         audit.record("member.invited", actor=actor, tenant=tenant, target=email, role=role)
         accept_url = workspace_reverse(tenant, "accept_invitation", request, token=token)
-        transaction.on_commit(lambda: _send_invitation(invitation, accept_url))
+        # Sent after the commit, which may be outside the inviter's request.
+        inviter_settings = (translation.get_language(), timezone.get_current_timezone_name())
+        transaction.on_commit(lambda: _send_invitation(invitation, accept_url, inviter_settings))
     return invitation
 
 
-def _send_invitation(invitation: Invitation, accept_url: str) -> None:
+def _send_invitation(invitation: Invitation, accept_url: str, inviter_settings: tuple[str, str]) -> None:
+    """In the invitee's language and time zone when they have an account already, else
+    in the inviter's: the people of a workspace tend to share a language."""
+    language, zone = inviter_settings
+    invitee = User.objects.filter(email__iexact=invitation.email).first()
+    if invitee is not None:
+        language, zone = invitee.language or language, invitee.time_zone
     context = {"invitation": invitation, "accept_url": accept_url}
-    send_mail(
-        subject=settings.ACCOUNT_EMAIL_SUBJECT_PREFIX
-        + _("You are invited to %(workspace)s") % {"workspace": invitation.tenant.name},
-        message=render_to_string("accounts/email/invitation.txt", context),
-        from_email=None,
-        recipient_list=[invitation.email],
-    )
+    with preferences.applied(language, zone):
+        send_mail(
+            subject=settings.ACCOUNT_EMAIL_SUBJECT_PREFIX
+            + _("You are invited to %(workspace)s") % {"workspace": invitation.tenant.name},
+            message=render_to_string("accounts/email/invitation.txt", context),
+            from_email=None,
+            recipient_list=[invitation.email],
+        )
 
 
 def do_accept_invitation(invitation: Invitation, user: User) -> Membership:

@@ -5,6 +5,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from accounts import preferences
 from accounts.models import Role
 from tenants.actions import do_create_workspace
 from tenants.models import Tenant
@@ -74,3 +75,18 @@ class InviteeSignupForm(forms.Form):
         password = self.cleaned_data["password"]
         validate_password(password, User(email=self.email))
         return password
+
+
+class PreferencesForm(forms.Form):
+    language = forms.ChoiceField(label=_("Language"), required=False)
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        help_text=_("Times on every page are shown in this zone."),
+        error_messages={"invalid_choice": _("“%(value)s” is not a time zone. Choose one from the list, such as "
+                                            "Asia/Shanghai.")},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = [("", _("As my browser asks")), *settings.LANGUAGES]
+        self.fields["time_zone"].choices = [(zone, zone) for zone in preferences.time_zones()]

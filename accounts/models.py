@@ -32,6 +32,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(_("staff"), default=False, help_text=_("Can log into the platform admin."))
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    # Empty: the browser's Accept-Language decides. Validated by do_update_preferences
+    # against settings.LANGUAGES rather than by choices, so adding a language needs no migration.
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
 
     objects = UserManager()
 

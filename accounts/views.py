@@ -3,14 +3,15 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.views import i18n
 from django.views.decorators.http import require_POST
 
 from accounts import actions
 from accounts.access import forbidden, open_to_non_members, role_required
 from accounts.adapters import handover_url
-from accounts.forms import InviteeSignupForm, InviteMemberForm, MemberRoleForm
+from accounts.forms import InviteeSignupForm, InviteMemberForm, MemberRoleForm, PreferencesForm
 from accounts.models import Invitation, Membership, Role, User
 from tenants.hosts import public_reverse
 from tenants.htmx import is_htmx
@@ -31,6 +32,33 @@ def workspaces(request):
 def open_workspace(request, slug):
     membership = get_object_or_404(Membership, user=request.user, tenant__slug=slug)
     return redirect(handover_url(request, request.user, membership.tenant))
+
+
+# --- both hosts ------------------------------------------------------------------------
+
+
+@login_required
+def preferences(request):
+    user = request.user
+    form = PreferencesForm(request.POST or None, initial={"language": user.language, "time_zone": user.time_zone})
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = actions.do_update_preferences(user, actor=user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            # The message is in the language the next page will be in.
+            translation.activate(user.language or translation.get_language_from_request(request))
+            messages.success(request, _("Your preferences are saved."))
+            return redirect("preferences")
+    return render(request, "accounts/preferences.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@open_to_non_members
+def set_language(request):
+    """Django's language switch, for visitors who are not signed in (or are not members
+    here): it only sets this host's language cookie."""
+    return i18n.set_language(request)
 
 
 # --- workspace host: arriving ----------------------------------------------------------

@@ -10,5 +10,7 @@ urlpatterns = [
     path("workspaces/", account_views.workspaces, name="workspaces"),
     path("workspaces/<slug:slug>/open/", account_views.open_workspace, name="open_workspace"),
     path("admin/", admin.site.urls),
+    path("accounts/preferences/", account_views.preferences, name="preferences"),
+    path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("accounts/", include("allauth.urls")),
 ]

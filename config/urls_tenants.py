@@ -45,5 +45,7 @@ urlpatterns = [
     path("hooks/signal/<str:token>/", bot_webhooks.signal_webhook, name="signal_webhook"),
     # Workspaces are created on the public site; a workspace host has no signup.
     path("accounts/signup/", account_views.signup_elsewhere, name="account_signup"),
+    path("accounts/preferences/", account_views.preferences, name="preferences"),
+    path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("accounts/", include("allauth.urls")),
 ]

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django_tenants.utils import schema_context
 
+from accounts import preferences
 from bots.models import Bot
 from bots.views import activity_context, can_control
 from tenants.groups import bot_group, workspace_group
@@ -39,6 +40,8 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
         self.tasks: dict[int, asyncio.Task] = {}
         self.context = {"oob": True, "can_control": can_control(self.scope["membership"]),
                         "csrf_token": _csrf_cookie(self.scope)}
+        # Fragments are in the socket user's language and time zone, as their pages are.
+        self.preferences = preferences.for_socket(self.scope)
         await self.accept()
 
     async def disconnect(self, code):
@@ -79,7 +82,9 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
         if status is None:
             return
         self.sent_at[bot_id] = time.monotonic()
-        await self.send(text_data=self._render_status(status))
+        with preferences.applied(*self.preferences):
+            html = self._render_status(status)
+        await self.send(text_data=html)
 
     def _render_status(self, status: dict) -> str:
         context = {**self.context, "s": status}
@@ -95,8 +100,9 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
             bot = Bot.objects.filter(pk=self.bot_id).first()
             if bot is None:
                 return ""
-            return render_to_string("bots/bot_detail.html#activity",
-                                    {**self.context, "bot": bot, **activity_context(bot)})
+            with preferences.applied(*self.preferences):
+                return render_to_string("bots/bot_detail.html#activity",
+                                        {**self.context, "bot": bot, **activity_context(bot)})
 
 
 def _view(query_string: bytes) -> tuple[str, int | None]:

@@ -23,6 +23,7 @@ OPEN_TO_NON_MEMBERS = {
     "accept_invitation": "the invitee is not a member yet; needs the emailed token",
     "account_signup": "redirects to the public site",
     "signal_webhook": "authenticated by the bot's secret URL and the secret in the body",
+    "set_language": "sets this host's language cookie for a visitor who is not signed in; nothing else",
 }
 
 
