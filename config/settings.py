@@ -286,6 +286,10 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Off: templates print ids and counts into URLs and attributes (`view=bot:{{ bot.pk }}`),
+# which grouping would break. Amounts go through the `normalize` filter, which formats
+# them for the active locale.
+USE_THOUSAND_SEPARATOR = False
 
 # --- static files --------------------------------------------------------------------
 STATIC_URL = "/static/"
