@@ -3,6 +3,7 @@ send a bot's status to the channel layer groups `<schema>.bots` and `<schema>.bo
 the websocket consumer in daphne renders it into the page's partials. Best effort: a
 push that fails is logged, never allowed to break what triggered it."""
 
+import asyncio
 import logging
 from decimal import Decimal
 
@@ -71,10 +72,11 @@ async def apush(schema_name: str, statuses: list[dict], to_bots: set[int] | None
     layer = get_channel_layer()
     if layer is None or not statuses:
         return
-    await layer.group_send(workspace_group(schema_name), {"type": "bot.status", "bots": statuses})
-    for status in statuses:
-        if to_bots is None or status["id"] in to_bots:
-            await layer.group_send(bot_group(schema_name, status["id"]), {"type": "bot.news", "bots": [status]})
+    # All at once: on a database channel layer each send is a round trip, and a page
+    # waiting for its bot's fill should not wait behind the others.
+    news = [layer.group_send(bot_group(schema_name, status["id"]), {"type": "bot.news", "bots": [status]})
+            for status in statuses if to_bots is None or status["id"] in to_bots]
+    await asyncio.gather(*news, layer.group_send(workspace_group(schema_name), {"type": "bot.status", "bots": statuses}))
 
 
 def _text(value) -> str | None:

@@ -1,4 +1,5 @@
 import asyncio
+import functools
 import time
 from urllib.parse import parse_qs
 
@@ -94,7 +95,9 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
             return render_to_string("tenants/dashboard.html#bot-card", context)
         return render_to_string("bots/bot_detail.html#bot-status", context)
 
-    @database_sync_to_async
+    # Off daphne's one thread for sync code (thread_sensitive), where it would queue
+    # behind every request's view: a fill's page waits on this render.
+    @functools.partial(database_sync_to_async, thread_sensitive=False)
     def _activity(self) -> str:
         with schema_context(self.schema):
             bot = Bot.objects.filter(pk=self.bot_id).first()
