@@ -66,6 +66,9 @@ def bot_chart(request, bot_id):
 def bot_candles(request):
     """Candles for the create page's preview chart, of the chosen connection and symbol."""
     connection_id = request.GET.get("connection", "")
+    if not connection_id:
+        return JsonResponse({"symbol": "", "candles": [], "error": _("Choose an exchange connection and a symbol."),
+                             "tz_offset": charts.tz_offset()})
     if not connection_id.isdigit():
         raise Http404
     connection = get_object_or_404(ExchangeConnection, pk=connection_id)
