@@ -9,6 +9,9 @@ from django.utils import timezone
 from billing.catalog import PLANS
 from bots import live
 from bots.models import Bot, BotEvent, Fill
+from exchanges.errors import ExchangeError
+from exchanges.models import ExchangeConnection
+from exchanges.valuation import paper_equity
 
 
 def landing(request):
@@ -30,8 +33,24 @@ def dashboard(request):
         "pnl_open": sum((Decimal(s["realized_pnl"]) + Decimal(s["unrealized_pnl"]) for s in statuses), Decimal(0)),
         "pnl_today": _realized_since(midnight), "pnl_7d": _realized_since(now - timedelta(days=7)),
         "events": BotEvent.objects.select_related("bot")[:15],
+        **_paper_equity(request.tenant),
     }
     return render(request, "tenants/dashboard.html", context)
+
+
+def _paper_equity(tenant) -> dict:
+    """The paper accounts' total worth; real exchange accounts are only counted."""
+    total, unvalued = Decimal(0), 0
+    connections = list(ExchangeConnection.objects.all())
+    for connection in connections:
+        if not connection.is_paper:
+            unvalued += 1
+            continue
+        try:
+            total += paper_equity(tenant, connection)
+        except ExchangeError:
+            unvalued += 1
+    return {"paper_equity": total, "paper_accounts": len(connections) - unvalued, "unvalued_accounts": unvalued}
 
 
 def _realized_since(moment) -> Decimal:
