@@ -44,14 +44,16 @@ def live_platform(transactional_db, settings, tmp_path, request):
     for name in ("web", "worker"):
         Path(f"{log_prefix}-{name}.log").unlink(missing_ok=True)
     platform = LivePlatform(port=free_port(), env=platform_env(tmp_path), log_prefix=log_prefix)
+    started = False
     try:
         platform.start_worker()
         platform.start_web()
+        started = True
         yield platform
     finally:
         platform.stop_all()
         left = wait_for_sessions_to_end()
-        if failed(request) or left:
+        if failed(request) or left or not started:
             sys.stderr.write(platform.report() + "\n")
         else:
             for path in platform.logs.values():
