@@ -148,3 +148,32 @@ def fake_binance(settings, monkeypatch):
             }
         }
         yield fake
+
+
+@pytest.fixture
+def fake_stripe(settings, monkeypatch):
+    """A local fake Stripe (tests/fakes/stripe.py) for this test. The settings billing code
+    reads point at it: STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, and STRIPE_API_BASE, the
+    API's base address, for `stripe.StripeClient(key, base_addresses={"api": ...})`
+    (https://api.stripe.com in production). So do the `stripe` module's own api_key and
+    api_base, with a client closed afterwards, no telemetry file, and retries that back
+    off in milliseconds."""
+    import stripe
+
+    from tests.fakes.stripe import FakeStripe
+
+    with FakeStripe() as fake:
+        settings.STRIPE_SECRET_KEY = fake.api_key
+        settings.STRIPE_WEBHOOK_SECRET = fake.webhook_secret
+        settings.STRIPE_API_BASE = fake.base_url
+        http_client = stripe.RequestsClient(timeout=5)
+        monkeypatch.setattr(stripe, "api_key", fake.api_key)
+        monkeypatch.setattr(stripe, "api_base", fake.base_url)
+        monkeypatch.setattr(stripe, "default_http_client", http_client)
+        monkeypatch.setattr(stripe, "enable_telemetry", False)
+        monkeypatch.setattr(stripe.HTTPClient, "INITIAL_DELAY", 0.01)
+        monkeypatch.setattr(stripe.HTTPClient, "MAX_DELAY", 0.02)
+        try:
+            yield fake
+        finally:
+            http_client.close()
