@@ -29,6 +29,7 @@ def chart_data(tenant, bot, symbol: str) -> dict:
                                     price__isnull=False).order_by("-price")
     return {
         "symbol": symbol,
+        "precision": price_decimals(candles),
         "tz_offset": tz_offset(),
         "candles": candles,
         "error": problem,
@@ -50,6 +51,13 @@ def candles_of(tenant, connection, symbol) -> tuple[list[dict], str]:
         return [], _("Candles are unavailable: %(reason)s") % {"reason": problem}
     return [{"time": _wall(int(row[0]) // 1000), "open": _text(row[1]), "high": _text(row[2]), "low": _text(row[3]),
              "close": _text(row[4])} for row in rows], ""
+
+
+def price_decimals(candles: list[dict]) -> int:
+    """Decimals to show on the price scale: as many as the prices have (an exchange's
+    candles carry its tick size), at least 2."""
+    places = [len(value.partition(".")[2]) for candle in candles for value in (candle["high"], candle["low"])]
+    return min(max([2, *places]), 8)
 
 
 def last_price(tenant, connection, symbol) -> Decimal | None:

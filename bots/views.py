@@ -75,7 +75,7 @@ def bot_candles(request):
     symbol = request.GET.get("symbol", "")
     candles, problem = charts.candles_of(request.tenant, connection, symbol)
     return JsonResponse({"symbol": symbol, "candles": candles, "error": problem,
-                         "tz_offset": charts.tz_offset()})
+                         "precision": charts.price_decimals(candles), "tz_offset": charts.tz_offset()})
 
 
 def activity_context(bot, *, status_filter="", orders_page=None, fills_page=None) -> dict:

@@ -32,6 +32,10 @@
     }
   }
 
+  function priceFormat(decimals) {
+    return { type: "price", precision: decimals, minMove: Math.pow(10, -decimals) };
+  }
+
   function numbers(points, keys) {
     return points.map((p) => { const out = { time: p.time }; keys.forEach((k) => { out[k] = Number(p[k]); }); return out; });
   }
@@ -51,6 +55,7 @@
     }));
     const data = await getJSON(box.dataset.url);
     if (!data || preview !== drawn) return;
+    drawn.series.applyOptions({ priceFormat: priceFormat(data.precision) });
     drawn.series.setData(numbers(data.candles, ["open", "high", "low", "close"]));
     box.dataset.loaded = String(data.candles.length);
   }
@@ -84,6 +89,7 @@
       const data = await getJSON(url);
       if (!data) return;
       offset = data.tz_offset;
+      candles.applyOptions({ priceFormat: priceFormat(data.precision) });
       const bars = numbers(data.candles, ["open", "high", "low", "close"]);
       candles.setData(bars);
       last = bars.length ? bars[bars.length - 1] : null;

@@ -51,7 +51,7 @@ def grid_bot(acme, make_bot):
 def test_it_gives_candles_of_the_bots_symbol_at_the_paper_price(acme, grid_bot):
     data = acme.client(acme.viewer).get(f"/bots/{grid_bot.pk}/chart/").json()
     assert data["symbol"] == "BTC/USDT" and data["error"] == ""
-    assert len(data["candles"]) >= 100
+    assert len(data["candles"]) >= 100 and data["precision"] == 2
     last = data["candles"][-1]
     assert last["close"] == "60200" and last["high"] == "60200" and last["low"] == "60200"
     times = [c["time"] for c in data["candles"]]
@@ -155,3 +155,12 @@ def test_the_preview_candles_come_from_the_chosen_connection(acme, paper):
     assert unknown["candles"] == [] and unknown["error"].startswith("Candles are unavailable:")
     assert client.get("/bots/candles/?connection=999999&symbol=ETH/USDT").status_code == 404
     assert client.get("/bots/candles/?connection=x&symbol=ETH/USDT").status_code == 404
+
+
+def test_the_price_scale_shows_as_many_decimals_as_the_prices_have():
+    from bots.charts import price_decimals
+
+    assert price_decimals([{"high": "0.14948", "low": "0.1491"}]) == 5
+    assert price_decimals([{"high": "60200", "low": "60100.5"}]) == 2
+    assert price_decimals([{"high": "0.000012345678901", "low": "0.00001"}]) == 8
+    assert price_decimals([]) == 2
