@@ -15,7 +15,7 @@ from bots.forms import BotForm
 from bots.models import Bot, Order
 from bots.strategies import STRATEGIES, strategy_class
 from exchanges.models import ExchangeConnection
-from tenants.htmx import is_htmx
+from tenants.htmx import is_htmx, redirect_to
 from tenants.hosts import workspace_reverse
 
 PAGE_SIZE = 25
@@ -47,7 +47,7 @@ def bot_detail(request, bot_id):
     }
     if bot.strategy == "signal":
         context["webhook_url"] = workspace_reverse(request.tenant, "signal_webhook", request, token="…")
-    if is_htmx(request) and request.GET.get("part") in ("orders", "fills"):
+    if is_htmx(request) and request.GET.get("part") in ("orders", "fills", "activity"):
         return render(request, f"bots/bot_detail.html#{request.GET['part']}", context)
     return render(request, "bots/bot_detail.html", context)
 
@@ -147,7 +147,7 @@ def bot_create(request):
             form.add_validation_error(error)
         else:
             messages.success(request, _("Created “%(name)s”. Start it when you are ready.") % {"name": bot.name})
-            return redirect("bot_detail", bot_id=bot.pk)
+            return redirect_to(request, "bot_detail", bot_id=bot.pk)
     return _render_form(request, {"form": form, "strategy": strategy_class(strategy),
                                    "strategies": STRATEGIES.values(), "preview": preview})
 
@@ -167,14 +167,15 @@ def bot_edit(request, bot_id):
             form.add_validation_error(error)
         else:
             messages.success(request, _("Saved as revision %(n)d.") % {"n": revision.number})
-            return redirect("bot_detail", bot_id=bot.pk)
+            return redirect_to(request, "bot_detail", bot_id=bot.pk)
     return _render_form(request, {"form": form, "bot": bot, "strategy": strategy_class(bot.strategy),
                                    "preview": preview, "revisions": bot.revisions.all()[:20]})
 
 
 def _render_form(request, context):
-    """The create and edit page, or only its form for htmx; 400 when a save was refused."""
-    status = 400 if request.method == "POST" and "save" in request.POST else 200
+    """The create and edit page, or only its form for htmx; 400 when a save was refused
+    (but not to htmx, which would not show a 400)."""
+    status = 400 if request.method == "POST" and "save" in request.POST and not is_htmx(request) else 200
     template = "bots/bot_form.html#bot-form" if is_htmx(request) else "bots/bot_form.html"
     return render(request, template, context, status=status)
 

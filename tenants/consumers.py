@@ -39,6 +39,7 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
         self.pending: dict[int, dict] = {}
         self.sent_at: dict[int, float] = {}
         self.tasks: dict[int, asyncio.Task] = {}
+        self.shown_states: dict[int, tuple[str, str]] = {}
         self.context = {"oob": True, "can_control": can_control(self.scope["membership"]),
                         "csrf_token": _csrf_cookie(self.scope)}
         # Fragments are in the socket user's language and time zone, as their pages are.
@@ -89,6 +90,12 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
 
     def _render_status(self, status: dict) -> str:
         context = {**self.context, "s": status}
+        # Re-rendering the whole card every second would swap its buttons away under a
+        # pointer mid-click; while the state holds, only the figures change.
+        shown = (status["state"], status["state_reason"])
+        if self.shown_states.get(status["id"]) == shown:
+            return render_to_string("bots/live_figures.html", {**context, "view": self.view})
+        self.shown_states[status["id"]] = shown
         if self.view == "bots":
             return render_to_string("bots/bot_list.html#bot-row", context)
         if self.view == "dashboard":

@@ -45,7 +45,7 @@ def test_the_list_shows_each_bots_state_price_and_pnl(acme, traded_bot):
     assert "Grid one" in page and "Running" in page
     assert "60000" in page and "-0.595" in page
     # 0.01 BTC bought at 59,500, now 60,000.
-    assert '<td class="num pnl">5</td>' in page
+    assert f'<td class="num pnl" id="bot-{traded_bot.pk}-unrealized_pnl">5</td>' in page
 
 
 def test_a_viewer_gets_no_create_buttons_and_a_trader_does(acme, traded_bot):
@@ -74,11 +74,16 @@ def test_the_orders_table_filters_by_status_and_its_pages_keep_the_filter(acme, 
     in_acme(acme, orders)
     client = acme.client(acme.viewer)
     part = client.get(f"/bots/{bot.pk}/?part=orders&status=open", headers={"HX-Request": "true"}).content.decode()
-    assert part.lstrip().startswith('<section class="card" id="bot-orders">')
+    assert part.lstrip().startswith('<section class="card" id="bot-orders" data-status="open" data-page="1">')
     assert part.count("<tr><td>") == 25 and "<td>Open</td>" in part and "<td>Cancelled</td>" not in part
     assert f'href="?status=open&amp;orders_page=2"' in part
     second = client.get(f"/bots/{bot.pk}/?status=open&orders_page=2").content.decode()
     assert "Page 2 of 2" in second and second.count("grid:buy:") == 5
+    # What static/js/aviary.js fetches instead of a pushed, unfiltered #bot-activity.
+    activity = client.get(f"/bots/{bot.pk}/?part=activity&status=open&orders_page=2&fills_page=1",
+                          headers={"HX-Request": "true"}).content.decode()
+    assert activity.lstrip().startswith('<div id="bot-activity">')
+    assert 'data-status="open" data-page="2"' in activity and activity.count("grid:buy:") == 5
 
 
 def test_a_viewer_sees_no_controls_and_cannot_use_them(acme, traded_bot):
@@ -148,6 +153,25 @@ def test_creating_a_grid_bot_shows_inline_errors_then_a_preview_then_saves(acme,
     bot = in_acme(acme, lambda: Bot.objects.get())
     assert created["Location"] == f"/bots/{bot.pk}/"
     assert (bot.name, bot.state, bot.revision, bot.params["grid_count"]) == ("My grid", "draft", 1, 5)
+
+
+def test_over_htmx_a_save_redirects_the_page_and_a_refusal_shows_in_the_form(acme, paper):
+    client = acme.client(acme.trader)
+    form = {"strategy": "grid", "name": "My grid", "connection": paper.pk, "symbol": "BTC/USDT",
+            "p-lower_price": "61000", "p-upper_price": "59000", "p-grid_count": "5", "p-spacing": "arithmetic",
+            "p-amount_per_level": "0.01", "save": "1"}
+    refused = client.post("/bots/new/", form, HTTP_HX_REQUEST="true")
+    # htmx swaps 2xx answers only: a 400 would leave the form as it was, errors unseen.
+    assert refused.status_code == 200
+    assert "The upper price must be above the lower price." in refused.content.decode()
+
+    form.update({"p-lower_price": "59000", "p-upper_price": "61000"})
+    saved = client.post("/bots/new/", form, HTTP_HX_REQUEST="true")
+    bot = in_acme(acme, lambda: Bot.objects.get())
+    # Not a 302, which htmx would follow in the background and swap into the form.
+    assert saved.status_code == 204 and saved["HX-Redirect"] == f"/bots/{bot.pk}/"
+    edited = client.post(f"/bots/{bot.pk}/edit/", {**form, "name": "Renamed"}, HTTP_HX_REQUEST="true")
+    assert edited.status_code == 204 and edited["HX-Redirect"] == f"/bots/{bot.pk}/"
 
 
 def test_a_dca_preview_shows_the_safety_order_ladder(acme, paper):

@@ -29,6 +29,19 @@ def socket_for(workspace, user, view):
 
 
 @async_to_sync
+async def receive_each(socket, schema, statuses_list):
+    """Push each status and take its fragment before pushing the next."""
+    connected, _ = await socket.connect()
+    assert connected
+    received = []
+    for statuses in statuses_list:
+        await live.apush(schema, statuses, to_bots=set())
+        received.append(await socket.receive_from(timeout=2))
+    await socket.disconnect()
+    return received
+
+
+@async_to_sync
 async def receive_after_push(socket, schema, statuses_list, *, wait=1.0, news=False):
     connected, _ = await socket.connect()
     assert connected
@@ -70,6 +83,30 @@ def test_a_burst_of_statuses_sends_the_first_at_once_and_then_only_the_last(acme
     fragments = receive_after_push(socket_for(acme, acme.viewer, "bots"), acme.tenant.schema_name, burst)
     assert len(fragments) == 2
     assert "60000" in fragments[0] and "60004" in fragments[1]
+
+
+def test_while_the_state_holds_only_the_figures_change_and_the_buttons_stay(acme, monkeypatch):
+    monkeypatch.setattr(consumers, "FRAGMENT_INTERVAL", 0.05)
+    later = {**STATUS, "last_price": "60250.5", "unrealized_pnl": "1", "open_orders": 3}
+    paused = {**later, "state": "paused", "state_reason": "Paused by ada"}
+    first, figures, state_change = receive_each(
+        socket_for(acme, acme.trader, "bot:7"), acme.tenant.schema_name, [[STATUS], [later], [paused]])
+    assert 'id="bot-status"' in first and "/bots/7/pause/" in first
+    assert "<form" not in figures and 'id="bot-status"' not in figures
+    assert '<span id="bot-7-last_price" hx-swap-oob="innerHTML">60250.5</span>' in figures
+    assert '<span id="bot-7-open_orders" hx-swap-oob="innerHTML">3</span>' in figures
+    assert 'id="bot-7-last_tick_at"' in figures
+    assert 'id="bot-status"' in state_change and "/bots/7/resume/" in state_change
+
+
+def test_the_dashboard_gets_only_the_figures_its_cards_show(acme, monkeypatch):
+    monkeypatch.setattr(consumers, "FRAGMENT_INTERVAL", 0.05)
+    card, figures = receive_each(socket_for(acme, acme.viewer, "dashboard"), acme.tenant.schema_name,
+                                 [[STATUS], [{**STATUS, "realized_pnl": "2"}]])
+    assert 'id="bot-card-7"' in card
+    assert '<span id="bot-7-realized_pnl" hx-swap-oob="innerHTML">2</span>' in figures
+    # Ids the card does not have would be swapped into nothing (htmx logs an error).
+    assert "bot-7-position" not in figures and "bot-7-open_orders" not in figures
 
 
 def test_another_workspaces_statuses_never_arrive(acme, globex):
