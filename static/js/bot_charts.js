@@ -5,7 +5,9 @@
 (function () {
   "use strict";
   const UP = "#12804a", DOWN = "#c2362b", LEVEL = "#9aa7b6", LINE = "#2457d6";
-  const RELOAD_AFTER_NEWS_MS = 500, RELOAD_EVERY_MS = 60000;
+  // News (fills, orders) reloads the chart at most this often: a busy bot must not keep
+  // the server recomputing candles for every fill.
+  const RELOAD_AFTER_NEWS_MS = 5000, RELOAD_EVERY_MS = 60000;
   const LC = window.LightweightCharts;
   const COMMON = {
     autoSize: true,
@@ -106,7 +108,9 @@
     }
 
     function reloadSoon() {
-      if (pending === null) pending = setTimeout(load, RELOAD_AFTER_NEWS_MS);
+      if (pending !== null) return;
+      const since = Date.now() - Number(section.dataset.loaded || 0);
+      pending = setTimeout(load, Math.max(0, RELOAD_AFTER_NEWS_MS - since));
     }
 
     // A pushed status moves the last candle with the price, between reloads.
