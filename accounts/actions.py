@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from accounts import audit, preferences
 from accounts.models import HandoverToken, Invitation, Membership, Role, User
+from billing import quotas
 from tenants.hosts import workspace_reverse
 
 HANDOVER_SALT = "aviary.accounts.handover"
@@ -119,6 +120,7 @@ def do_invite_member(tenant, *, email: str, role: str, actor: User, request=None
         raise ValidationError(_("%(email)s is already a member of this workspace.") % {"email": email})
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
+        quotas.require_member_slot(tenant, inviting=email)
         Invitation.objects.filter(
             tenant=tenant, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
         ).update(revoked_at=timezone.now())
@@ -165,6 +167,8 @@ def do_accept_invitation(invitation: Invitation, user: User) -> Membership:
             % {"email": invitation.email, "you": user.email}
         )
     with transaction.atomic():
+        if not Membership.objects.filter(user=user, tenant=invitation.tenant).exists():
+            quotas.require_member_slot(invitation.tenant)
         claimed = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True).update(
             accepted_at=timezone.now(), accepted_by=user
         )

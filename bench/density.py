@@ -37,6 +37,8 @@ def setup_django(shards: int):
 
 def create_bots(count: int) -> int:
     from accounts.models import User
+    from billing.actions import do_change_plan
+    from billing.models import Plan
     from bots.actions import do_create_bot, do_start_bot
     from exchanges import markets
     from exchanges.actions import do_create_connection
@@ -49,6 +51,7 @@ def create_bots(count: int) -> int:
     created = 0
     for workspace_number in range(-(-count // BOTS_PER_WORKSPACE)):
         tenant = do_create_workspace(name=f"Density {workspace_number:03d}", owner=owner, actor=owner)
+        do_change_plan(tenant.subscription, plan=Plan.objects.get(key="premium"), actor=None)
         paper = do_create_connection(tenant, label="Paper", exchange="paper", actor=owner,
                                      starting_balance=Decimal("10000000"))
         for _ in range(min(BOTS_PER_WORKSPACE, count - created)):

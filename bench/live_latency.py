@@ -64,6 +64,8 @@ new MutationObserver((mutations) => {
 
 def create_workspace(bots: int, watched: int):
     from accounts.models import User
+    from billing.actions import do_change_plan
+    from billing.models import Plan
     from bots.actions import do_create_bot, do_start_bot
     from exchanges import markets
     from exchanges.actions import do_create_connection, do_import_ohlcv
@@ -72,6 +74,7 @@ def create_workspace(bots: int, watched: int):
 
     owner = User.objects.create_user("live@example.com", PASSWORD)
     tenant = do_create_workspace(name="Live bench", owner=owner, actor=owner)
+    do_change_plan(tenant.subscription, plan=Plan.objects.get(key="premium"), actor=None)
     feed = simulated_feed()
     prices = {symbol: markets.price_to_precision(symbol, feed.price(symbol, time.time())) for symbol in SYMBOLS}
     for symbol, price in prices.items():

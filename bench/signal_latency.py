@@ -35,6 +35,8 @@ def create_signal_bots(count: int, workspaces: int) -> list[tuple[str, str, str]
     """Each bot's (workspace host, webhook path, secret); bots dealt round the workspaces,
     each workspace trading on its own paper account."""
     from accounts.models import User
+    from billing.actions import do_change_plan
+    from billing.models import Plan
     from bots.actions import do_create_bot, do_start_bot, webhook_credentials
     from exchanges.actions import do_create_connection
     from tenants.actions import do_create_workspace
@@ -43,6 +45,7 @@ def create_signal_bots(count: int, workspaces: int) -> list[tuple[str, str, str]
     accounts = []
     for number in range(workspaces):
         tenant = do_create_workspace(name=f"Signal bench {number}", owner=owner, actor=owner)
+        do_change_plan(tenant.subscription, plan=Plan.objects.get(key="premium"), actor=None)
         paper = do_create_connection(tenant, label="Paper", exchange="paper", actor=owner,
                                      starting_balance=Decimal("10000000"))
         accounts.append((tenant, paper, tenant.domains.get(is_primary=True).domain))

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
 from accounts import audit
+from billing import quotas
 from bots import live, registry
 from bots.models import Bot, BotConfigRevision, BotEvent
 from bots.strategies import STRATEGIES, strategy_class
@@ -35,6 +36,7 @@ def do_create_bot(tenant, *, name: str, connection, strategy: str, symbols: list
     stored = _clean_params(cls, connection, symbols, params)
     risk = clean_risk(risk or {})
     with schema_context(tenant.schema_name), transaction.atomic():
+        quotas.require_bot_slot(tenant, strategy=cls.key)
         bot = Bot.objects.create(
             name=name.strip() or cls.name, connection=connection, strategy=cls.key, symbols=symbols, params=stored,
             risk=risk, revision=1, created_by_id=getattr(actor, "pk", None),
@@ -193,8 +195,11 @@ def _transition(tenant, bot, verb, new_state, *, actor, reason="", kind, message
 
 
 def do_start_bot(tenant, bot: Bot, *, actor) -> Bot:
-    return _transition(tenant, bot, "start", State.RUNNING, actor=actor, kind=BotEvent.Kind.STARTED,
-                       message=_("Started."))
+    with transaction.atomic():
+        # The plan's lock first, the bot's second: the order billing's actions take them in.
+        quotas.require_bot_slot(tenant, strategy=bot.strategy, bot=bot)
+        return _transition(tenant, bot, "start", State.RUNNING, actor=actor, kind=BotEvent.Kind.STARTED,
+                           message=_("Started."))
 
 
 def do_pause_bot(tenant, bot: Bot, *, actor, reason: str = "", alert: bool = False) -> Bot:
@@ -204,8 +209,10 @@ def do_pause_bot(tenant, bot: Bot, *, actor, reason: str = "", alert: bool = Fal
 
 
 def do_resume_bot(tenant, bot: Bot, *, actor) -> Bot:
-    return _transition(tenant, bot, "resume", State.RUNNING, actor=actor, kind=BotEvent.Kind.RESUMED,
-                       message=_("Resumed."))
+    with transaction.atomic():
+        quotas.require_bot_slot(tenant, strategy=bot.strategy, bot=bot)
+        return _transition(tenant, bot, "resume", State.RUNNING, actor=actor, kind=BotEvent.Kind.RESUMED,
+                           message=_("Resumed."))
 
 
 def do_stop_bot(tenant, bot: Bot, *, actor, reason: str = "") -> Bot:

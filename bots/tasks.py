@@ -15,6 +15,8 @@ SCHEDULES = {
     "engine revive": {"func": "bots.engine.runner.revive", "schedule_type": Schedule.MINUTES, "minutes": 1},
     "bot series retention": {"func": "bots.tasks.prune_series", "schedule_type": Schedule.DAILY},
     "rate counter cleanup": {"func": "tenants.ratelimit.prune", "schedule_type": Schedule.HOURLY},
+    "billing sweep": {"func": "billing.tasks.sweep", "schedule_type": Schedule.HOURLY},
+    "billing log retention": {"func": "billing.tasks.prune_logs", "schedule_type": Schedule.DAILY},
 }
 
 

@@ -337,3 +337,14 @@ ENGINE_MAX_SHARDS_PER_RUNNER = int(os.environ.get("ENGINE_MAX_SHARDS_PER_RUNNER"
 BOT_SERIES_RETENTION_DAYS = int(os.environ.get("BOT_SERIES_RETENTION_DAYS", "30"))
 BOT_CIRCUIT_BREAKER_FAILURES = int(os.environ.get("BOT_CIRCUIT_BREAKER_FAILURES", "5"))
 SIGNAL_RATE_PER_MINUTE = int(os.environ.get("SIGNAL_RATE_PER_MINUTE", "120"))
+
+# --- billing -----------------------------------------------------------------------------
+# A new workspace starts a trial of this plan for this many days (0: straight on Free).
+BILLING_TRIAL_DAYS = int(os.environ.get("BILLING_TRIAL_DAYS", "14"))
+BILLING_TRIAL_PLAN = os.environ.get("BILLING_TRIAL_PLAN", "pro")
+# After a failed payment, bots keep running this long before the subscription expires.
+BILLING_GRACE_DAYS = int(os.environ.get("BILLING_GRACE_DAYS", "7"))
+# Owners hear of a trial end, renewal or expiry this many days before it.
+BILLING_REMINDER_DAYS = int(os.environ.get("BILLING_REMINDER_DAYS", "3"))
+# Empty: billing is not configured; workspaces run on their trial or the Free plan.
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")

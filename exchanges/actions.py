@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
 from accounts import audit
+from billing import quotas
 from exchanges import errors, markets
 from exchanges.adapters import adapter_for
 from exchanges.adapters.ccxt import CcxtAdapter
@@ -40,6 +41,7 @@ def do_create_connection(tenant, *, label: str, exchange: str, actor, credential
     credentials = _clean_credentials(exchange, credentials or {}, require=True)
     _check_settings(exchange, sandbox, paper_settings, tenant)
     with schema_context(tenant.schema_name), transaction.atomic():
+        quotas.require_connection_slot(tenant)
         try:
             with transaction.atomic():
                 connection = ExchangeConnection.objects.create(

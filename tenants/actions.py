@@ -8,6 +8,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from accounts import audit
 from accounts.models import Membership, Role
+from billing.actions import do_start_subscription
 from tenants.cloning import clone_template_into
 from tenants.models import Domain, Tenant
 from tenants.slugs import schema_name_for, slug_from_name, validate_slug
@@ -36,6 +37,7 @@ def do_create_workspace(*, name: str, owner, actor, slug: str | None = None) -> 
         clone_template_into(tenant.schema_name)
         Domain.objects.create(domain=f"{slug}.{settings.BASE_DOMAIN}", tenant=tenant, is_primary=True)
         Membership.objects.create(user=owner, tenant=tenant, role=Role.OWNER)
+        do_start_subscription(tenant, actor=actor)
         audit.record("workspace.created", actor=actor, tenant=tenant, target=slug, name=name)
     return tenant
 

@@ -11,6 +11,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import Membership, Role, User
+from billing.actions import do_change_plan, do_ensure_plans
+from billing.models import Plan
 from tenants.actions import do_create_workspace, do_ensure_public_site, do_ensure_template_schema
 from tenants.models import Tenant
 
@@ -21,6 +23,7 @@ _numbers = itertools.count(1)
 def ensure_platform_rows():
     do_ensure_public_site()
     do_ensure_template_schema()
+    do_ensure_plans()
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +76,8 @@ def make_workspace(db):
     def make(name: str) -> Workspace:
         owner = make_user(f"{name.lower()}-owner")
         tenant = do_create_workspace(name=name, owner=owner, actor=owner)
+        # Room for the many bots and people tests make; tests of quotas choose their own plan.
+        do_change_plan(tenant.subscription, plan=Plan.objects.get(key="premium"), actor=None)
         people = {}
         for role in (Role.ADMIN, Role.TRADER, Role.VIEWER):
             people[role] = make_user(f"{name.lower()}-{role}")
