@@ -3,8 +3,9 @@
 POST /hooks/signal/<token>/ with a TradingView / 3Commas-style body (JSON, or
 key=value). The body's `secret` must match the bot's. Answers: 200 with the outcome
 (accepted, alerted, dropped, duplicate), 400 for a malformed or stale signal, 403 for a
-bad secret, 404 for an unknown URL, 409 when the bot is not running, 429 when the bot
-receives more than SIGNAL_RATE_PER_MINUTE. Every signal that reaches a bot is stored
+bad secret or a plan without webhooks, 404 for an unknown URL, 409 when the bot is not
+running, 429 when the bot receives more than SIGNAL_RATE_PER_MINUTE or the workspace
+more than its plan's rate. Every signal that reaches a bot is stored
 with its outcome (the secret stripped)."""
 
 import hmac
@@ -22,7 +23,7 @@ from accounts.access import open_to_non_members
 from bots import signals
 from bots.actions import token_hash, webhook_credentials
 from bots.models import Bot, Signal
-from tenants.ratelimit import hit
+from tenants.ratelimit import hit_all
 
 
 @csrf_exempt
@@ -32,9 +33,15 @@ def signal_webhook(request, token):
     bot = Bot.objects.select_related("connection").filter(webhook_token_hash=token_hash(token), strategy="signal").first()
     if bot is None:
         return JsonResponse({"error": "Unknown webhook."}, status=404)
-    allowed, retry_after = hit(f"signal:{request.tenant.schema_name}:{bot.pk}", settings.SIGNAL_RATE_PER_MINUTE, 60)
+    plan = request.tenant.subscription.plan  # read with the tenant, no query
+    if not plan.webhooks_and_signal_bots:
+        return JsonResponse({"error": "The workspace's plan does not include webhooks."}, status=403)
+    allowed, retry_after = hit_all([
+        (f"signal:{request.tenant.schema_name}:{bot.pk}", settings.SIGNAL_RATE_PER_MINUTE, 60),
+        (f"hooks:{request.tenant.schema_name}", plan.api_rate_per_minute, 60),
+    ])
     if not allowed:
-        response = JsonResponse({"error": "Too many signals for this bot; slow down."}, status=429)
+        response = JsonResponse({"error": "Too many signals for this bot or workspace; slow down."}, status=429)
         response["Retry-After"] = str(retry_after)
         return response
     now = time.time()

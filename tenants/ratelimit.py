@@ -14,41 +14,62 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+# One statement for every key: count the request in each key's current window, and read
+# each key's previous window (the snapshot the statement started from).
 COUNT_SQL = """
-    INSERT INTO public.tenants_ratecounter (key, "window", count) VALUES (%s, %s, 1)
-    ON CONFLICT (key, "window") DO UPDATE SET count = tenants_ratecounter.count + 1
-    RETURNING count, (SELECT count FROM public.tenants_ratecounter WHERE key = %s AND "window" = %s)
+    WITH asked (key, "window", previous) AS (SELECT * FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[])),
+    counted AS (
+        INSERT INTO public.tenants_ratecounter AS c (key, "window", count)
+        SELECT key, "window", 1 FROM asked ORDER BY key
+        ON CONFLICT (key, "window") DO UPDATE SET count = c.count + 1
+        RETURNING c.key, c.count
+    )
+    SELECT counted.key, counted.count, p.count FROM counted JOIN asked USING (key)
+    LEFT JOIN public.tenants_ratecounter p ON p.key = asked.key AND p."window" = asked.previous
 """
 
 
 def hit(key: str, limit: int, window: int = 60, now: float | None = None) -> tuple[bool, int]:
     """Count one request against `key`. Returns (allowed, seconds to wait when refused)."""
+    return hit_all([(key, limit, window)], now)
+
+
+def hit_all(limits: list[tuple[str, int, int]], now: float | None = None) -> tuple[bool, int]:
+    """Count one request against several (key, limit, window) at once, such as a bot's
+    and its workspace's: allowed when every one allows it, else the longest wait."""
     now = time.time() if now is None else now
-    current = math.floor(now / window)
-    elapsed = now - current * window
-    current_count, previous_count = _count(key, current, window)
-    weighted = previous_count * (window - elapsed) / window + current_count
-    if weighted <= limit:
-        return True, 0
-    if previous_count:
-        # When enough of the previous window has slid out to make room for this one.
-        wait = max(1, math.ceil((weighted - limit) * window / previous_count))
-    else:
-        wait = math.ceil(window - elapsed)
-    return False, max(1, min(wait, window))
+    counts = _count([(key, window, math.floor(now / window)) for key, _limit, window in limits])
+    wait = 0
+    for (key, limit, window), (current_count, previous_count) in zip(limits, counts, strict=True):
+        elapsed = now - math.floor(now / window) * window
+        weighted = previous_count * (window - elapsed) / window + current_count
+        if weighted <= limit:
+            continue
+        if previous_count:
+            # When enough of the previous window has slid out to make room for this one.
+            key_wait = max(1, math.ceil((weighted - limit) * window / previous_count))
+        else:
+            key_wait = math.ceil(window - elapsed)
+        wait = max(wait, max(1, min(key_wait, window)))
+    return wait == 0, wait
 
 
-def _count(key: str, current: int, window: int) -> tuple[int, int]:
+def _count(windows: list[tuple[str, int, int]]) -> list[tuple[int, int]]:
+    """(current, previous) counts for each (key, window length, current window number)."""
     if settings.REDIS_URL:
-        current_key = f"rl:{key}/{window}:{current}"
-        cache.add(current_key, 0, timeout=window * 2)
-        return cache.incr(current_key), cache.get(f"rl:{key}/{window}:{current - 1}", 0)
+        counts = []
+        for key, window, current in windows:
+            current_key = f"rl:{key}/{window}:{current}"
+            cache.add(current_key, 0, timeout=window * 2)
+            counts.append((cache.incr(current_key), cache.get(f"rl:{key}/{window}:{current - 1}", 0)))
+        return counts
+    # Rows carry the window's start in seconds, so windows of any length share the table.
+    keys = [f"{key}/{window}" for key, window, _current in windows]
     with connection.cursor() as cursor:
-        # Rows carry the window's start in seconds, so windows of any length share the table.
-        key = f"{key}/{window}"
-        cursor.execute(COUNT_SQL, [key, current * window, key, (current - 1) * window])
-        current_count, previous_count = cursor.fetchone()
-    return current_count, previous_count or 0
+        cursor.execute(COUNT_SQL, [keys, [current * window for _key, window, current in windows],
+                                   [(current - 1) * window for _key, window, current in windows]])
+        found = {key: (current_count, previous_count or 0) for key, current_count, previous_count in cursor.fetchall()}
+    return [found[key] for key in keys]
 
 
 def prune(older_than: int = 2 * 86400) -> int:

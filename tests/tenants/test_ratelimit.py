@@ -3,7 +3,7 @@
 import time
 
 from tenants.models import RateCounter
-from tenants.ratelimit import hit, prune
+from tenants.ratelimit import hit, hit_all, prune
 
 WINDOW_START = 1_800_000_000  # a whole minute
 
@@ -42,3 +42,16 @@ def test_pruning_forgets_windows_that_started_long_ago(db):
     hit("new", 5, 60)
     assert prune() == 1
     assert list(RateCounter.objects.values_list("key", flat=True)) == ["new/60"]
+
+
+def test_several_keys_are_counted_in_one_go_and_each_holds_to_its_own_limit(db):
+    bot_a, bot_b, workspace = ("bot-a", 2, 60), ("bot-b", 2, 60), ("workspace", 3, 60)
+    answers = [hit_all([bot, workspace], now=WINDOW_START + 15) for bot in (bot_a, bot_a, bot_b, bot_a, bot_b)]
+    # The workspace's third request is its last; bot a's third would have been refused on its own too.
+    assert answers == [(True, 0), (True, 0), (True, 0), (False, 45), (False, 45)]
+    assert dict(RateCounter.objects.values_list("key", "count")) == {"bot-a/60": 3, "bot-b/60": 2, "workspace/60": 5}
+
+
+def test_the_longest_wait_of_the_refusing_keys_is_the_answer(db):
+    hit_all([("short", 1, 10), ("long", 1, 3600)], now=WINDOW_START)
+    assert hit_all([("short", 1, 10), ("long", 1, 3600)], now=WINDOW_START + 2) == (False, 3598)
