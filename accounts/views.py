@@ -13,6 +13,8 @@ from accounts.access import forbidden, open_to_non_members, role_required
 from accounts.adapters import handover_url
 from accounts.forms import InviteeSignupForm, InviteMemberForm, MemberRoleForm, PreferencesForm
 from accounts.models import Invitation, Membership, Role, User
+from billing.quotas import QuotaExceeded
+from billing.ui import error_html
 from tenants.hosts import public_reverse
 from tenants.htmx import is_htmx
 
@@ -101,12 +103,16 @@ def accept_invitation(request, token):
         return render(request, "accounts/accept_invitation.html", context)
     form = InviteeSignupForm(request.POST or None, email=invitation.email)
     if request.method == "POST" and form.is_valid():
-        user = actions.do_sign_up_invitee(
-            invitation, password=form.cleaned_data["password"], name=form.cleaned_data["name"]
-        )
-        login(request, user, backend=SESSION_BACKEND)
-        messages.success(request, _("Welcome to %(workspace)s.") % {"workspace": invitation.tenant.name})
-        return redirect("home")
+        try:
+            user = actions.do_sign_up_invitee(
+                invitation, password=form.cleaned_data["password"], name=form.cleaned_data["name"]
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            login(request, user, backend=SESSION_BACKEND)
+            messages.success(request, _("Welcome to %(workspace)s.") % {"workspace": invitation.tenant.name})
+            return redirect("home")
     context["form"] = form
     return render(request, "accounts/accept_invitation.html", context)
 
@@ -159,6 +165,8 @@ def invite_member(request):
                 request.tenant, email=form.cleaned_data["email"], role=form.cleaned_data["role"],
                 actor=request.user, request=request,
             )
+        except QuotaExceeded as error:
+            form.add_error(None, error_html(error))
         except ValidationError as error:
             form.add_error("email", error)
         except PermissionDenied as denied:

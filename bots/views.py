@@ -10,6 +10,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
 from accounts.models import Role
+from billing.quotas import QuotaExceeded
+from billing.ui import error_html
 from bots import actions, charts, live, previews
 from bots.forms import BotForm
 from bots.models import Bot, Order
@@ -100,7 +102,7 @@ def bot_control(request, bot_id, verb):
     try:
         CONTROLS[verb](request.tenant, bot, actor=request.user)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        messages.error(request, error_html(error))
     return redirect("bot_detail", bot_id=bot.pk)
 
 
@@ -143,6 +145,8 @@ def bot_create(request):
     if request.method == "POST" and "save" in request.POST and form.is_valid():
         try:
             bot = actions.do_create_bot(request.tenant, actor=request.user, **form.bot_fields())
+        except QuotaExceeded as error:
+            form.add_error(None, error_html(error))
         except ValidationError as error:
             form.add_validation_error(error)
         else:

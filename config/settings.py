@@ -126,6 +126,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.access.WorkspaceAccessMiddleware",
+    "billing.middleware.ReadOnlyWhenExpiredMiddleware",
 ]
 
 TEMPLATES = [
@@ -140,6 +141,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.workspace",
+                "billing.context_processors.billing_notice",
             ],
         },
     }

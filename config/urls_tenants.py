@@ -3,6 +3,7 @@ from django.urls import include, path
 from accounts import views as account_views
 from alerts import views as alert_views
 from backups import views as backup_views
+from billing import views as billing_views
 from bots import views as bot_views
 from bots import webhooks as bot_webhooks
 from exchanges import views as exchange_views
@@ -33,6 +34,9 @@ urlpatterns = [
     path("alerts/", alert_views.alert_list, name="alerts"),
     path("backups/", backup_views.backup_list, name="backups"),
     path("support/", support_views.ticket_list, name="support"),
+    path("settings/plan/", billing_views.plan_usage, name="billing"),
+    path("settings/plan/change/", billing_views.change_plan, name="change_plan"),
+    path("settings/plan/add-ons/", billing_views.change_addons, name="change_addons"),
     path("settings/members/", account_views.members, name="members"),
     path("settings/members/invite/", account_views.invite_member, name="invite_member"),
     path("settings/members/<int:membership_id>/role/", account_views.change_member_role, name="change_member_role"),

@@ -7,6 +7,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
 from accounts.models import Role
+from billing.quotas import QuotaExceeded
+from billing.ui import error_html
 from exchanges import actions, catalog, errors
 from exchanges.adapters import adapter_for
 from exchanges.forms import ConnectionForm
@@ -34,6 +36,8 @@ def connection_create(request):
                 credentials=form.credentials(), sandbox=form.cleaned_data["sandbox"], actor=request.user,
                 **form.paper_settings(),
             )
+        except QuotaExceeded as error:
+            form.add_error(None, error_html(error))
         except ValidationError as error:
             form.add_error(None, error)
         else:

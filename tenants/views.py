@@ -6,7 +6,7 @@ from django.db.models import Sum
 from django.shortcuts import render
 from django.utils import timezone
 
-from billing.catalog import PLANS
+from billing.models import AddOn, Plan
 from bots import live
 from bots.models import Bot, BotEvent, Fill
 from exchanges.errors import ExchangeError
@@ -19,7 +19,9 @@ def landing(request):
 
 
 def pricing(request):
-    return render(request, "public/pricing.html", {"plans": PLANS})
+    return render(request, "public/pricing.html", {
+        "plans": Plan.objects.filter(is_public=True), "addons": {addon.key: addon for addon in AddOn.objects.all()},
+    })
 
 
 def dashboard(request):
