@@ -37,10 +37,13 @@ def test_the_workspace_s_signals_are_held_to_its_plan_rate_across_its_bots(hooks
     assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 60
 
 
-def test_one_statement_counts_a_signal_against_both_limits(hooks):
+def test_one_statement_counts_a_signal_against_both_limits_and_the_plan_costs_no_query(hooks):
     with CaptureQueriesContext(connection) as queries:
         assert hooks.post(hooks.signal_bots[0], "one").status_code == 200
     assert len([q for q in queries.captured_queries if "tenants_ratecounter" in q["sql"]]) == 1
+    # The plan came with the tenant, in the host lookup.
+    assert [q["sql"] for q in queries.captured_queries if "billing_plan" in q["sql"]] == [
+        q["sql"] for q in queries.captured_queries if "tenants_domain" in q["sql"]]
 
 
 def test_after_the_trial_the_free_plan_refuses_signals(hooks):
