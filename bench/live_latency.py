@@ -5,8 +5,8 @@ long the dashboard of a busy workspace takes to load.
 
 On its own throwaway embedded PostgreSQL (var/bench-pgdata), creates one workspace with
 `--bots` running grid bots: `--watched` of them on a paper account replaying imported
-one-second candles that swing ±0.45 % every ten seconds through levels 0.3 % apart
-(so each fills about once a second), the rest on the simulated feed with wide ranges
+one-second candles that swing ±0.45 % every four seconds through levels 0.3 % apart
+(so each fills a few times in a swing), the rest on the simulated feed with wide ranges
 (a grid's step must pay a round trip's fees, so the calm simulated feed fills it too
 rarely to time). It runs the
 platform as `make run` does (WEB_PROCESSES daphnes on one socket, one qcluster with the
@@ -36,7 +36,7 @@ from bench.signal_latency import listening_socket
 PASSWORD = "bench password 123"
 SYMBOLS = ["ETH/USDT", "SOL/USDT", "BTC/USDT", "BNB/USDT"]
 SWING = Decimal("0.0045")  # of the price, either way
-SWING_SECONDS = 10
+SWING_SECONDS = 4
 GRID_STEP = Decimal("0.003")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -155,7 +155,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fills", type=int, default=100)
     parser.add_argument("--bots", type=int, default=50, help="bots in the workspace (the dashboard shows them all)")
-    parser.add_argument("--watched", type=int, default=4, help="tight grid bots, each watched in its own tab")
+    parser.add_argument("--watched", type=int, default=1, help="tight grid bots, each watched in its own tab")
     parser.add_argument("--timeout", type=int, default=600, help="seconds to wait for the fills")
     parser.add_argument("--web-processes", type=int, default=int(os.environ.get("WEB_PROCESSES", "2")))
     args = parser.parse_args()
