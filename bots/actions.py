@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_tenants.utils import schema_context
 
 from accounts import audit
@@ -160,11 +161,12 @@ ALLOWED = {
 }
 
 
+# Lazy: read at import, shown in the language of whoever is refused.
 REFUSED = {
-    "start": _("A %(state)s bot cannot be started."),
-    "pause": _("A %(state)s bot cannot be paused."),
-    "resume": _("A %(state)s bot cannot be resumed."),
-    "stop": _("A %(state)s bot cannot be stopped."),
+    "start": gettext_lazy("A %(state)s bot cannot be started."),
+    "pause": gettext_lazy("A %(state)s bot cannot be paused."),
+    "resume": gettext_lazy("A %(state)s bot cannot be resumed."),
+    "stop": gettext_lazy("A %(state)s bot cannot be stopped."),
 }
 
 

@@ -52,9 +52,10 @@ def test_a_chinese_user_sees_the_bot_s_exact_amounts(acme, prefer, running_bot):
     prefer(acme.trader, "zh-hans")
     client = acme.client(acme.trader)
     listing = client.get("/bots/").content.decode()
-    assert '<td class="num" data-field="last_price">60000.5</td>' in listing
-    assert '<td class="num">0.01234567</td>' in listing
-    assert '<td class="num pnl" data-field="realized_pnl">-0.5950001</td>' in listing
+    bot = running_bot.pk
+    assert f'<td class="num" data-field="last_price" id="bot-{bot}-last_price">60000.5</td>' in listing
+    assert f'<td class="num" id="bot-{bot}-position">0.01234567</td>' in listing
+    assert f'<td class="num pnl" data-field="realized_pnl" id="bot-{bot}-realized_pnl">-0.5950001</td>' in listing
     detail = client.get(f"/bots/{running_bot.pk}/").content.decode()
     assert "59500.123456789012" in detail and "0.000012345" in detail
 
