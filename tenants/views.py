@@ -52,7 +52,9 @@ def _paper_equity(tenant) -> dict:
             total += paper_equity(tenant, connection)
         except ExchangeError:
             unvalued += 1
-    return {"paper_equity": total, "paper_accounts": len(connections) - unvalued, "unvalued_accounts": unvalued}
+    # A total to read at a glance: cents (each account's page has the exact balances).
+    return {"paper_equity": total.quantize(Decimal("0.01")), "paper_accounts": len(connections) - unvalued,
+            "unvalued_accounts": unvalued}
 
 
 def _realized_since(moment) -> Decimal:

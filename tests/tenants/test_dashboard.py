@@ -41,7 +41,8 @@ def test_it_values_paper_accounts_at_their_own_prices(acme, market, paper, make_
     time.sleep(0.3)  # the scripted prices get there over 0.2 s
     page = acme.client(acme.viewer).get("/").content.decode()
     # 10,000 - 602.602 - 150.15 + 0.01 * 61,200 + 150 + 0.1 * (3,000 - 2,900), and the second account's 500.
-    assert figure(page, "Equity of paper accounts") == "10519.248"
+    # Shown in cents: 10,519.248.
+    assert figure(page, "Equity of paper accounts") == "10519.25"
     assert "not included" not in page
 
 
