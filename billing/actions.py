@@ -10,6 +10,7 @@ end -> do_cancel_at_period_end, a plan change -> do_change_plan."""
 import calendar
 from datetime import datetime, timedelta
 
+import stripe
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -19,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from django_tenants.utils import schema_context
 
 from accounts import audit
-from billing import catalog, events, quotas
+from billing import catalog, events, payments, quotas
 from billing.models import API_CALLS, BOTS, CONNECTIONS, MEMBERS, AddOn, BillingEvent, Plan, Subscription
 from bots import actions as bot_actions
 from bots.models import Bot
@@ -67,6 +68,25 @@ def do_ensure_plans() -> None:
                                if key not in existing])
 
 
+def do_ensure_stripe_prices(*, actor=None) -> dict[str, str]:
+    """A Stripe price for every paid plan and add-on, found by lookup key (the plan's or
+    add-on's key) or made, stored as its stripe_price_id. Idempotent. Returns key -> price."""
+    api = payments.client()
+    found = {}
+    rows = [*Plan.objects.exclude(price_per_month=0), *AddOn.objects.all()]
+    for row in rows:
+        name = row.name if isinstance(row, Plan) else str(row.get_key_display())
+        try:
+            price_id = payments.ensure_price(api, lookup_key=row.key, name=name, price_per_month=row.price_per_month)
+        except stripe.StripeError as error:
+            raise payments.failed(error, "syncing prices") from error
+        found[row.key] = price_id
+        if row.stripe_price_id != price_id:
+            type(row).objects.filter(pk=row.pk).update(stripe_price_id=price_id)
+            audit.record("billing.stripe_price_set", actor=actor, target=row.key, price=price_id)
+    return found
+
+
 def do_ensure_subscriptions() -> int:
     """A subscription for every workspace without one (those from before billing), as a
     new signup gets. Idempotent; returns how many were started."""
@@ -103,14 +123,20 @@ def do_start_subscription(tenant, *, actor) -> Subscription:
 
 def do_activate(subscription: Subscription, *, plan: Plan, period_end: datetime, period_start: datetime | None = None,
                 stripe_customer_id: str | None = None, stripe_subscription_id: str | None = None,
+                extra_bot_slots: int | None = None, extended_backup_retention: bool | None = None,
                 actor=None) -> Subscription:
     """Paid for (Checkout completed, or staff granting a plan): active on `plan` for the
-    period, from any state. It never refuses over quotas, as the money is taken: bots
-    the plan cannot run are paused, and the workspace cannot add more until it fits."""
+    period, from any state, with the add-ons paid for when given. It never refuses over
+    quotas, as the money is taken: bots the plan cannot run are paused, and the workspace
+    cannot add more until it fits."""
     with transaction.atomic():
         subscription = _locked(subscription, "activate")
         previous = (subscription.state, subscription.plan.key)
         subscription.plan, subscription.state = plan, State.ACTIVE
+        if extra_bot_slots is not None:
+            subscription.extra_bot_slots = extra_bot_slots
+        if extended_backup_retention is not None:
+            subscription.extended_backup_retention = extended_backup_retention
         subscription.current_period_start = period_start or timezone.now()
         subscription.current_period_end = period_end
         subscription.grace_ends_at = None

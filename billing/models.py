@@ -102,6 +102,9 @@ class Subscription(models.Model):
     extended_backup_retention = models.BooleanField(_("extended backup retention"), default=False)
     stripe_customer_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
     stripe_subscription_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    # When the newest Stripe event applied to this subscription was created at Stripe:
+    # webhooks arrive in any order, and an older one must not undo a newer one.
+    stripe_event_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -176,6 +179,33 @@ class BillingEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} ({self.tenant})"
+
+
+class StripeEvent(models.Model):
+    """A Stripe webhook event received, stored in the transaction that applies it, so
+    that a delivery Stripe repeats (it retries until it gets a 2xx) is applied once."""
+
+    class Outcome(models.TextChoices):
+        PROCESSED = "processed", _("Processed")
+        IGNORED = "ignored", _("Ignored")
+
+    event_id = models.CharField(_("event id"), max_length=100, unique=True)
+    type = models.CharField(_("type"), max_length=100)
+    created = models.DateTimeField(_("created at Stripe"))
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    # Why it was ignored, or what it changed; for staff reading the admin.
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="+", verbose_name=_("workspace"))
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("Stripe event")
+        verbose_name_plural = _("Stripe events")
+
+    def __str__(self):
+        return f"{self.type} {self.event_id}"
 
 
 class ApiCallCount(models.Model):

@@ -1,16 +1,28 @@
+import json
+import logging
+
+import stripe
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
 from accounts.models import Role
 from billing import payments, quotas
-from billing.actions import do_change_plan
+from billing.actions import do_cancel_at_period_end, do_change_plan, do_set_addons
 from billing.forms import AddOnsForm
 from billing.models import AddOn, Plan
+from billing.stripe_events import do_process_stripe_event
 from bots.strategies import strategy_class
+from tenants.htmx import redirect_to
+
+log = logging.getLogger(__name__)
 
 
 def plan_usage(request):
@@ -25,6 +37,8 @@ def plan_usage(request):
         "monthly_price": _monthly_price(subscription, addons),
         "can_change": request.membership.has_role(Role.ADMIN),
         "billing_configured": payments.configured(),
+        # Back from Checkout: the webhook, not this redirect, applies the payment.
+        "checkout_done": request.GET.get("checkout") == "done",
         "addons_form": AddOnsForm(initial={"extra_bot_slots": subscription.extra_bot_slots,
                                            "extended_backup_retention": subscription.extended_backup_retention}),
     }
@@ -51,6 +65,8 @@ def change_plan(request):
     if request.method != "POST":
         return render(request, "billing/change_plan.html", context)
     plan = get_object_or_404(Plan, key=request.POST.get("plan", ""), is_public=True)
+    if plan.is_free and subscription.is_paid and payments.configured():
+        return _cancel_paid(request, subscription)
     needs_payment = not plan.is_free or subscription.is_paid
     if needs_payment and not payments.configured():
         # Said before asking which bots to stop, not after.
@@ -67,11 +83,19 @@ def change_plan(request):
         context.update(plan=plan, change=change, stopping=stopping if confirmed else change.unsupported,
                        problems=problems if confirmed else [])
         return render(request, "billing/change_plan.html", context, status=400 if confirmed else 200)
-    if needs_payment:
+    if needs_payment and not subscription.is_paid:
         return _pay(request, subscription, plan=plan, extra_bot_slots=subscription.extra_bot_slots,
                     extended_backup_retention=subscription.extended_backup_retention, back="change_plan")
     try:
+        if needs_payment:
+            # A running Stripe subscription changes price at once (prorated); the chosen
+            # bots stop with the local change right after.
+            payments.update_subscription(subscription, plan=plan, extra_bot_slots=subscription.extra_bot_slots,
+                                         extended_backup_retention=subscription.extended_backup_retention)
         do_change_plan(subscription, plan=plan, actor=request.user, stop_bots=stopping)
+    except payments.PaymentError as error:
+        messages.error(request, str(error))
+        return redirect_to(request, "change_plan")
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("change_plan")
@@ -87,12 +111,74 @@ def change_addons(request):
     if not form.is_valid():
         messages.error(request, " ".join(message for errors in form.errors.values() for message in errors))
         return redirect("billing")
+    if subscription.is_paid and payments.configured():
+        try:
+            payments.update_subscription(subscription, plan=subscription.plan, **form.cleaned_data)
+            do_set_addons(subscription, actor=request.user, **form.cleaned_data)
+        except payments.PaymentError as error:
+            messages.error(request, str(error))
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("The add-ons are changed."))
+        return redirect_to(request, "billing")
     return _pay(request, subscription, plan=subscription.plan, back="billing", **form.cleaned_data)
 
 
 def _pay(request, subscription, *, back: str, **choice):
     try:
-        return redirect(payments.checkout_url(request, subscription, **choice))
-    except payments.NotConfigured as not_configured:
-        messages.error(request, str(not_configured))
-        return redirect(back)
+        return redirect_to(request, payments.checkout_url(request, subscription, **choice))
+    except (payments.NotConfigured, payments.PaymentError) as error:
+        messages.error(request, str(error))
+        return redirect_to(request, back)
+
+
+def _cancel_paid(request, subscription):
+    """The Free plan for a paid subscription: it runs to the end of the paid period."""
+    try:
+        payments.cancel_at_period_end(subscription)
+        subscription = do_cancel_at_period_end(subscription, actor=request.user)
+    except payments.PaymentError as error:
+        messages.error(request, str(error))
+        return redirect_to(request, "change_plan")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect_to(request, "change_plan")
+    messages.success(request, _("The %(plan)s plan runs until %(end)s, then the workspace moves to the Free plan.")
+                     % {"plan": subscription.plan.name,
+                        "end": date_format(subscription.current_period_end, "SHORT_DATE_FORMAT")})
+    return redirect_to(request, "billing")
+
+
+@require_POST
+@role_required(Role.ADMIN)
+def billing_portal(request):
+    """Stripe's customer portal, for the card and the invoices."""
+    subscription = quotas.subscription_of(request.tenant)
+    try:
+        return redirect_to(request, payments.portal_url(request, subscription))
+    except (payments.NotConfigured, payments.PaymentError) as error:
+        messages.error(request, str(error))
+        return redirect_to(request, "billing")
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    """Stripe's events, on the public host. Verified by signature (refused with no
+    detail), each applied once; an event type Aviary does not use is stored and ignored."""
+    if not settings.STRIPE_WEBHOOK_SECRET:
+        return HttpResponse(status=404)
+    try:
+        stripe.Webhook.construct_event(request.body, request.headers.get("Stripe-Signature", ""),
+                                       settings.STRIPE_WEBHOOK_SECRET)
+    except (stripe.SignatureVerificationError, ValueError):
+        return HttpResponseBadRequest("Invalid signature.")
+    # Read as plain JSON, once verified: the handlers take dicts, as in the API reference.
+    event = json.loads(request.body)
+    try:
+        do_process_stripe_event(event)
+    except payments.PaymentError:
+        # Stripe could not be asked about it: rolled back whole, and Stripe delivers it again.
+        return HttpResponse("Try again later.", status=503)
+    return HttpResponse("OK")

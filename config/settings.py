@@ -350,3 +350,7 @@ BILLING_GRACE_DAYS = int(os.environ.get("BILLING_GRACE_DAYS", "7"))
 BILLING_REMINDER_DAYS = int(os.environ.get("BILLING_REMINDER_DAYS", "3"))
 # Empty: billing is not configured; workspaces run on their trial or the Free plan.
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+# The signing secret of the webhook endpoint (whsec_...); empty: the endpoint refuses everything.
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+# Where the Stripe API is; tests point it at a local fake.
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")

@@ -37,6 +37,7 @@ urlpatterns = [
     path("settings/plan/", billing_views.plan_usage, name="billing"),
     path("settings/plan/change/", billing_views.change_plan, name="change_plan"),
     path("settings/plan/add-ons/", billing_views.change_addons, name="change_addons"),
+    path("settings/plan/portal/", billing_views.billing_portal, name="billing_portal"),
     path("settings/members/", account_views.members, name="members"),
     path("settings/members/invite/", account_views.invite_member, name="invite_member"),
     path("settings/members/<int:membership_id>/role/", account_views.change_member_role, name="change_member_role"),
