@@ -37,12 +37,14 @@ class UserPreferencesMiddleware:
         user = request.user
         if not user.is_authenticated:
             return self.get_response(request)
-        if user.language:
-            translation.activate(user.language)
+        # Overridden, not activated: neither may outlive this request on the thread
+        # (code that runs next on it, outside a request, would speak the user's language).
+        with translation.override(user.language or translation.get_language()), timezone.override(user.time_zone):
             request.LANGUAGE_CODE = translation.get_language()
-        # Overridden, not activated: the zone must not outlive this request on the thread.
-        with timezone.override(user.time_zone):
-            return self.get_response(request)
+            response = self.get_response(request)
+            # LocaleMiddleware, outside this one, only fills in a Content-Language not set.
+            response.headers.setdefault("Content-Language", request.LANGUAGE_CODE)
+            return response
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.test import Client
-from django.utils import timezone, translation
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import User
@@ -81,14 +81,6 @@ def ago(**delta):
 
 def ahead(**delta):
     return timezone.now() + timedelta(**delta)
-
-
-@pytest.fixture(autouse=True)
-def _default_language():
-    """Actions called outside a request speak the default language: a test client request
-    by a zh-Hans user earlier in the same worker leaves its language active otherwise."""
-    with translation.override(settings.LANGUAGE_CODE):
-        yield
 
 
 @pytest.fixture
