@@ -120,21 +120,32 @@ def test_killing_a_cluster_moves_its_bots_to_the_other_without_duplicates_or_los
     # A last runner catches up with whatever the exchange did since.
     wait_for(lambda: not ShardLease.objects.filter(expires_at__gt=time.time()).exists(), timeout=15)
     caught_up_from = time.time()
+
+    def books():
+        client_ids, exchange_ids, recorded, traded = [], [], {}, {}
+        for workspace in workspaces:
+            with schema_context(workspace.tenant.schema_name):
+                client_ids += Order.objects.values_list("client_order_id", flat=True)
+                exchange_ids += PaperOrder.objects.values_list("client_order_id", flat=True)
+                recorded.update(sum_by_order(Fill.objects.values_list("order__client_order_id", "amount")))
+                traded.update(sum_by_order(PaperTrade.objects.values_list("order__client_order_id", "amount")))
+        return client_ids, exchange_ids, recorded, traded
+
     with RunnerThread(shard=0, lease=5):
         wait_for(lambda: all(tick > caught_up_from + 0.5 for tick in last_ticks(*workspaces).values()), timeout=30)
+        # The bots share a paper account, and any call on it matches every resting order
+        # the price reached: a bot records such a trade on its next tick. Caught up means
+        # every trade at the exchange recorded once by its bot, nothing invented.
+        wait_for(lambda: books()[2] == books()[3], timeout=30)
 
-    client_ids, exchange_ids, recorded, traded = [], [], {}, {}
-    for workspace in workspaces:
-        with schema_context(workspace.tenant.schema_name):
-            client_ids += Order.objects.values_list("client_order_id", flat=True)
-            exchange_ids += PaperOrder.objects.values_list("client_order_id", flat=True)
-            recorded.update(sum_by_order(Fill.objects.values_list("order__client_order_id", "amount")))
-            traded.update(sum_by_order(PaperTrade.objects.values_list("order__client_order_id", "amount")))
+    client_ids, exchange_ids, recorded, traded = books()
     assert len(client_ids) == len(set(client_ids))
     assert len(exchange_ids) == len(set(exchange_ids))
     assert len(traded) >= BOTS  # every opening buy at least
-    # Every fill at the exchange recorded once by its bot; nothing invented, nothing twice.
-    assert recorded == traded
+    # Trades matched by the catch-up runner's last calls may still be unrecorded, but
+    # nothing is ever recorded that did not trade, or twice.
+    assert set(recorded) <= set(traded)
+    assert all(amount <= traded[order] for order, amount in recorded.items())
 
 
 def sum_by_order(rows) -> dict[str, D]:
