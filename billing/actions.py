@@ -124,10 +124,11 @@ def do_start_subscription(tenant, *, actor) -> Subscription:
 def do_activate(subscription: Subscription, *, plan: Plan, period_end: datetime, period_start: datetime | None = None,
                 stripe_customer_id: str | None = None, stripe_subscription_id: str | None = None,
                 extra_bot_slots: int | None = None, extended_backup_retention: bool | None = None,
-                actor=None) -> Subscription:
+                stop_bots=(), actor=None) -> Subscription:
     """Paid for (Checkout completed, or staff granting a plan): active on `plan` for the
-    period, from any state, with the add-ons paid for when given. It never refuses over
-    quotas, as the money is taken: bots the plan cannot run are paused, and the workspace
+    period, from any state, with the add-ons paid for when given. The bots the owner
+    chose to stop for it (`stop_bots`, ids) stop first. It never refuses over quotas, as
+    the money is taken: bots the plan still cannot run are paused, and the workspace
     cannot add more until it fits."""
     with transaction.atomic():
         subscription = _locked(subscription, "activate")
@@ -145,11 +146,13 @@ def do_activate(subscription: Subscription, *, plan: Plan, period_end: datetime,
         if stripe_subscription_id:
             subscription.stripe_subscription_id = stripe_subscription_id
         _save(subscription)
+        stopped = _stop_chosen(subscription.tenant, stop_bots, actor,
+                               _("Stopped for the move to the %(plan)s plan.") % {"plan": plan.name})
         paused = _pause_what_the_plan_cannot_run(
             subscription, _("Paused: the %(plan)s plan does not run this bot.") % {"plan": plan.name})
         audit.record("billing.activated", actor=actor, tenant=subscription.tenant, target=plan.key,
                      previous_state=previous[0], previous_plan=previous[1], period_end=period_end.isoformat(),
-                     paused_bots=paused)
+                     stopped_bots=stopped, paused_bots=paused)
     return subscription
 
 
@@ -402,6 +405,15 @@ def _pause_what_the_plan_cannot_run(subscription: Subscription, reason: str) -> 
         return False
 
     return _pause_running(subscription.tenant, over, reason)
+
+
+def _stop_chosen(tenant, bot_ids, actor, reason: str) -> list[int]:
+    ids = {int(pk) for pk in bot_ids}
+    with schema_context(tenant.schema_name):
+        chosen = list(Bot.objects.filter(pk__in=ids).exclude(state__in=[Bot.State.STOPPED, Bot.State.STOPPING]))
+    for bot in chosen:
+        bot_actions.do_stop_bot(tenant, bot, actor=actor, reason=reason)
+    return sorted(bot.pk for bot in chosen)
 
 
 def _pause_running(tenant, should_pause, reason: str) -> list[int]:

@@ -127,8 +127,10 @@ def _customer(api: stripe.StripeClient, subscription: Subscription) -> str:
     return Subscription.objects.values_list("stripe_customer_id", flat=True).get(pk=subscription.pk)
 
 
-def checkout_url(request, subscription, *, plan, extra_bot_slots: int, extended_backup_retention: bool) -> str:
-    """A Checkout session for `plan` with these add-ons; the webhook applies the payment."""
+def checkout_url(request, subscription, *, plan, extra_bot_slots: int, extended_backup_retention: bool,
+                 stop_bots=()) -> str:
+    """A Checkout session for `plan` with these add-ons; the webhook applies the payment
+    and stops the bots the owner chose to stop for the plan (`stop_bots`, ids)."""
     api = client()
     lines = _wanted_lines(plan=plan, extra_bot_slots=extra_bot_slots,
                           extended_backup_retention=extended_backup_retention)
@@ -140,7 +142,7 @@ def checkout_url(request, subscription, *, plan, extra_bot_slots: int, extended_
             "customer": customer,
             "line_items": [{"price": price, "quantity": quantity} for price, quantity in lines.items()],
             "client_reference_id": tenant_id,
-            "metadata": {"tenant_id": tenant_id},
+            "metadata": {"tenant_id": tenant_id, "stop_bots": ",".join(map(str, sorted(stop_bots)))},
             "subscription_data": {"metadata": {"tenant_id": tenant_id}},
             "success_url": request.build_absolute_uri(reverse("billing")) + "?checkout=done",
             "cancel_url": request.build_absolute_uri(reverse("change_plan")),

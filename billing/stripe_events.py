@@ -97,8 +97,13 @@ def _checkout_completed(session, created):
     actions.do_activate(subscription, plan=lines.plan, period_start=lines.period_start, period_end=lines.period_end,
                         stripe_customer_id=customer, stripe_subscription_id=session["subscription"],
                         extra_bot_slots=lines.extra_bot_slots,
-                        extended_backup_retention=lines.extended_backup_retention)
+                        extended_backup_retention=lines.extended_backup_retention,
+                        stop_bots=_ids((session.get("metadata") or {}).get("stop_bots", "")))
     return subscription, f"activated {lines.plan.key}", True
+
+
+def _ids(text: str) -> list[int]:
+    return [int(part) for part in str(text).split(",") if part.strip().isdigit()]
 
 
 def _subscription_updated(stripe_subscription, created):

@@ -85,7 +85,8 @@ def change_plan(request):
         return render(request, "billing/change_plan.html", context, status=400 if confirmed else 200)
     if needs_payment and not subscription.is_paid:
         return _pay(request, subscription, plan=plan, extra_bot_slots=subscription.extra_bot_slots,
-                    extended_backup_retention=subscription.extended_backup_retention, back="change_plan")
+                    extended_backup_retention=subscription.extended_backup_retention, back="change_plan",
+                    stop_bots=stopping)
     try:
         if needs_payment:
             # A running Stripe subscription changes price at once (prorated); the chosen

@@ -97,3 +97,24 @@ def test_the_checkout_session_returns_to_the_change_plan_page_when_canceled(solo
     stripe_ready.expire_checkout(session["id"])
     assert deliver_since(stripe_ready, before) == [200]
     assert solo.subscription.state == Subscription.State.TRIALING
+
+
+def test_the_bots_chosen_to_stop_for_a_smaller_plan_stop_when_checkout_completes(solo, stripe_ready):
+    paper = solo.connection()
+    bots = [solo.bot(paper, name=f"Grid {n}", start=True) for n in range(4)]
+    client = solo.client()
+    # Basic runs 3 bots: the page asks which to stop before sending the owner to pay.
+    assert "Grid 0" in text(client.post("/settings/plan/change/", {"plan": "basic"}))
+    before = len(stripe_ready.events())
+    response = client.post("/settings/plan/change/", {"plan": "basic", "stop": [str(bots[1].pk)], "confirm": "1"})
+    assert response.status_code == 302
+    session = stripe_ready.object(session_id(response.url))
+    assert session["metadata"]["stop_bots"] == str(bots[1].pk)
+    # Nothing stops before the payment.
+    assert solo.states()["Grid 1"] == "running"
+
+    stripe_ready.complete_checkout(session["id"])
+    assert set(deliver_since(stripe_ready, before)) == {200}
+    assert solo.subscription.plan.key == "basic"
+    # Stopping: the engine cancels its open orders, then it is stopped.
+    assert solo.states() == {"Grid 0": "running", "Grid 1": "stopping", "Grid 2": "running", "Grid 3": "running"}
