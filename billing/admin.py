@@ -4,7 +4,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy, ngettext
 
 from billing import actions
-from billing.models import AddOn, BillingEvent, Plan, Subscription
+from billing.models import AddOn, BillingEvent, Plan, StripeEvent, Subscription
 
 
 @admin.register(Plan)
@@ -118,4 +118,23 @@ class BillingEventAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(admin.ModelAdmin):
+    """What Stripe told us and what became of it: a record, never edited."""
+
+    list_display = ["received_at", "type", "outcome", "tenant", "event_id", "note"]
+    list_filter = ["type", "outcome"]
+    search_fields = ["event_id", "tenant__name", "tenant__slug"]
+    list_select_related = ["tenant"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

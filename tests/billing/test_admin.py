@@ -21,7 +21,7 @@ def change_form(subscription, **changes):
 
 
 @pytest.mark.parametrize("path", ["/admin/billing/plan/", "/admin/billing/addon/", "/admin/billing/subscription/",
-                                  "/admin/billing/billingevent/"])
+                                  "/admin/billing/billingevent/", "/admin/billing/stripeevent/"])
 def test_staff_reach_the_billing_admin(staff_client, solo, path):
     assert staff_client.get(path).status_code == 200
 
@@ -81,3 +81,17 @@ def test_the_list_s_actions_run_the_transitions_and_report_refusals(staff_client
 def test_subscriptions_are_neither_added_nor_deleted_in_the_admin(staff_client, solo):
     assert staff_client.get("/admin/billing/subscription/add/").status_code == 403
     assert staff_client.get(f"/admin/billing/subscription/{solo.subscription.pk}/delete/").status_code == 403
+
+
+def test_stripe_events_are_listed_for_staff_and_never_edited(staff_client, solo):
+    from django.utils import timezone
+
+    from billing.models import StripeEvent
+
+    event = StripeEvent.objects.create(event_id="evt_test_1", type="invoice.paid", created=timezone.now(),
+                                       outcome=StripeEvent.Outcome.IGNORED, note="period already applied",
+                                       tenant=solo.tenant)
+    listing = text(staff_client.get("/admin/billing/stripeevent/"))
+    assert "evt_test_1" in listing and "period already applied" in listing
+    assert staff_client.post(f"/admin/billing/stripeevent/{event.pk}/change/", {"note": "edited"}).status_code == 403
+    assert staff_client.get("/admin/billing/stripeevent/add/").status_code == 403
