@@ -21,6 +21,7 @@ from tenants.htmx import is_htmx, redirect_to
 from tenants.hosts import workspace_reverse
 
 PAGE_SIZE = 25
+EVENTS_SHOWN = 50
 CONTROLS = {
     "start": actions.do_start_bot,
     "pause": actions.do_pause_bot,
@@ -81,15 +82,15 @@ def bot_candles(request):
 
 
 def activity_context(bot, *, status_filter="", orders_page=None, fills_page=None) -> dict:
-    """The bot page's tables: its orders (of one status, if asked), fills and events.
-    The live push re-renders them from this too."""
+    """The bot page's tables: its orders (of one status, if asked), fills and events."""
     orders = bot.orders.all()
     if status_filter in Order.Status.values:
         orders = orders.filter(status=status_filter)
     return {
         "orders": Paginator(orders, PAGE_SIZE).get_page(orders_page),
         "fills": Paginator(bot.fills.all(), PAGE_SIZE).get_page(fills_page),
-        "events": bot.events.all()[:50], "status_filter": status_filter, "order_statuses": Order.Status.choices,
+        "events": bot.events.all()[:EVENTS_SHOWN], "events_shown": EVENTS_SHOWN, "status_filter": status_filter,
+        "order_statuses": Order.Status.choices,
     }
 
 

@@ -7,20 +7,42 @@
   document.addEventListener("htmx:wsClose", () => document.body.classList.add("offline"));
   document.addEventListener("htmx:wsOpen", () => document.body.classList.remove("offline"));
 
-  // A pushed #bot-activity holds the newest orders, unfiltered: whoever filters or pages
-  // the tables gets their own view fetched instead.
-  document.addEventListener("htmx:oobBeforeSwap", (event) => {
-    if (!event.detail.target || event.detail.target.id !== "bot-activity") return;
+  // Pushed rows (bots/live_news.html) are the newest, unfiltered: they go on top of the
+  // first pages. Whoever filters or pages the tables gets their own view fetched instead.
+  const NEWS_TARGETS = ["bot-orders-rows", "bot-fills-rows", "bot-events-list"];
+  let refetch = null;
+
+  function tablesView() {
     const orders = document.getElementById("bot-orders");
     const fills = document.getElementById("bot-fills");
-    const view = {
+    return {
       status: orders ? orders.dataset.status : "",
       orders_page: orders ? orders.dataset.page : "1",
       fills_page: fills ? fills.dataset.page : "1",
     };
+  }
+
+  document.addEventListener("htmx:oobBeforeSwap", (event) => {
+    const target = event.detail.target;
+    if (!target || !(NEWS_TARGETS.includes(target.id) || target.id.startsWith("order-"))) return;
+    const view = tablesView();
     if (!view.status && view.orders_page === "1" && view.fills_page === "1") return;
     event.detail.shouldSwap = false;
-    const query = new URLSearchParams({ part: "activity", ...view });
-    htmx.ajax("GET", window.location.pathname + "?" + query, { target: "#bot-activity", swap: "outerHTML" });
+    if (refetch !== null) return;
+    refetch = setTimeout(() => {
+      refetch = null;
+      const query = new URLSearchParams({ part: "activity", ...tablesView() });
+      htmx.ajax("GET", window.location.pathname + "?" + query, { target: "#bot-activity", swap: "outerHTML" });
+    }, 200);
+  });
+
+  // New rows on top: the "nothing yet" line goes, and the table keeps to one page.
+  document.addEventListener("htmx:oobAfterSwap", (event) => {
+    const target = event.detail.target;
+    if (!target || !NEWS_TARGETS.includes(target.id)) return;
+    const empty = document.getElementById(target.id.replace(/-(rows|list)$/, "-empty"));
+    if (empty) empty.remove();
+    const limit = Number(target.dataset.limit || 0);
+    while (limit && target.children.length > limit) target.lastElementChild.remove();
   });
 })();

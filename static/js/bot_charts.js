@@ -127,7 +127,7 @@
     document.body.addEventListener("htmx:oobAfterSwap", (event) => {
       const target = event.detail && event.detail.target;
       if (!target) return;
-      if (target.id === "bot-activity") reloadSoon();
+      if (target.id === "bot-fills-rows" || target.id === "bot-orders-rows" || target.id.startsWith("order-")) reloadSoon();
       else if (target.id === "bot-status") follow(target);
     });
     section.querySelectorAll("[data-symbol]").forEach((button) => button.addEventListener("click", () => {

@@ -75,11 +75,11 @@ def test_the_orders_table_filters_by_status_and_its_pages_keep_the_filter(acme, 
     client = acme.client(acme.viewer)
     part = client.get(f"/bots/{bot.pk}/?part=orders&status=open", headers={"HX-Request": "true"}).content.decode()
     assert part.lstrip().startswith('<section class="card" id="bot-orders" data-status="open" data-page="1">')
-    assert part.count("<tr><td>") == 25 and "<td>Open</td>" in part and "<td>Cancelled</td>" not in part
+    assert part.count("<tr id=\"order-") == 25 and "<td>Open</td>" in part and "<td>Cancelled</td>" not in part
     assert f'href="?status=open&amp;orders_page=2"' in part
     second = client.get(f"/bots/{bot.pk}/?status=open&orders_page=2").content.decode()
     assert "Page 2 of 2" in second and second.count("grid:buy:") == 5
-    # What static/js/aviary.js fetches instead of a pushed, unfiltered #bot-activity.
+    # What static/js/aviary.js fetches instead of taking pushed, unfiltered rows.
     activity = client.get(f"/bots/{bot.pk}/?part=activity&status=open&orders_page=2&fills_page=1",
                           headers={"HX-Request": "true"}).content.decode()
     assert activity.lstrip().startswith('<div id="bot-activity">')

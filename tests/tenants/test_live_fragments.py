@@ -113,13 +113,53 @@ def test_another_workspaces_statuses_never_arrive(acme, globex):
     assert receive_after_push(socket_for(acme, acme.owner, "bots"), globex.tenant.schema_name, [[STATUS]]) == []
 
 
-def test_news_of_the_bot_sends_its_tables_again(acme):
+def test_news_of_the_bot_sends_only_the_rows_its_page_has_not_shown(acme):
+    from decimal import Decimal as D
+
+    from asgiref.sync import sync_to_async
+    from django_tenants.utils import schema_context
+
+    from bots.models import BotEvent, Fill, Order
+
     paper = do_create_connection(acme.tenant, label="Paper", exchange="paper", actor=acme.owner)
     bot = do_create_bot(acme.tenant, name="Newsy", connection=paper, strategy="grid", symbols=["BTC/USDT"],
                         params=GRID, actor=acme.owner)
     status = {**STATUS, "id": bot.pk, "name": "Newsy"}
-    fragments = receive_after_push(socket_for(acme, acme.viewer, f"bot:{bot.pk}"), acme.tenant.schema_name,
-                                   [[status]], news=True)
-    activity = [f for f in fragments if 'id="bot-activity"' in f]
-    assert len(activity) == 1 and 'hx-swap-oob="true"' in activity[0]
-    assert "Created with the Grid strategy." in activity[0]
+    with schema_context(acme.tenant.schema_name):
+        resting = Order.objects.create(bot=bot, client_order_id="av1b1n1", tag="grid:buy:1", symbol="BTC/USDT",
+                                       side="buy", type="limit", price=D("59500"), amount=D("0.01"), status="open")
+        Order.objects.filter(pk=resting.pk).update(created_at="2026-11-21T10:00Z", updated_at="2026-11-21T10:00Z")
+
+    def trade():
+        with schema_context(acme.tenant.schema_name):
+            order = Order.objects.get(pk=resting.pk)
+            order.status, order.filled = Order.Status.CLOSED, D("0.01")
+            order.save()
+            Fill.objects.create(bot=bot, order=order, sequence="0.01", symbol="BTC/USDT", side="buy", price=D("59500"),
+                                amount=D("0.01"), fee=D("0.595"), timestamp="2026-11-21T10:01Z")
+            Order.objects.create(bot=bot, client_order_id="av1b1n2", tag="grid:sell:2", symbol="BTC/USDT",
+                                 side="sell", type="limit", price=D("60000"), amount=D("0.01"), status="open")
+            BotEvent.objects.create(bot=bot, kind=BotEvent.Kind.ORDER_FILLED, message="Buy 0.01 BTC/USDT at 59500")
+
+    @async_to_sync
+    async def news_after(socket, change):
+        connected, _ = await socket.connect()
+        assert connected
+        await sync_to_async(change)()
+        await live.apush(acme.tenant.schema_name, [status], to_bots=None)
+        received = []
+        while not await socket.receive_nothing(timeout=1.0):
+            received.append(await socket.receive_from())
+        await socket.disconnect()
+        return [fragment for fragment in received if "bot-status" not in fragment and "bot-{}-".format(bot.pk)
+                not in fragment]
+
+    [news] = news_after(socket_for(acme, acme.viewer, f"bot:{bot.pk}"), trade)
+    # The creation event and the resting order were on the page already.
+    assert "Created with the Grid strategy." not in news and news.count("<li") == 1
+    assert '<ul id="bot-events-list" hx-swap-oob="afterbegin">' in news and "Buy 0.01 BTC/USDT at 59500" in news
+    assert '<tbody id="bot-fills-rows" hx-swap-oob="afterbegin"><tr class="fill"' in news
+    assert '<tbody id="bot-orders-rows" hx-swap-oob="afterbegin">' in news and "grid:sell:2" in news
+    # The resting order changed (filled): its row replaces itself.
+    assert f'<tr id="order-{resting.pk}" hx-swap-oob="true">' in news and "Filled" in news
+    assert news.count("grid:buy:1") == 1 and news.count("grid:sell:2") == 1
