@@ -6,13 +6,12 @@ them, nothing here does arithmetic on floats."""
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from asgiref.sync import async_to_sync
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bots.models import Order
 from bots.strategies.grid import grid_levels
-from exchanges.adapters import adapter_for
+from exchanges.adapters import adapter_for, read_now
 from exchanges.errors import ExchangeError
 
 CANDLE_SECONDS = 60
@@ -23,16 +22,11 @@ SERIES_POINTS = 2000
 
 def chart_data(tenant, bot, symbol: str) -> dict:
     since = timezone.now() - timedelta(seconds=CANDLE_SECONDS * CANDLES)
-    candles, problem = candles_of(tenant, bot.connection, symbol)
     fills = bot.fills.filter(symbol=symbol, timestamp__gte=since).order_by("timestamp", "id")
     open_orders = bot.orders.filter(symbol=symbol, status__in=[Order.Status.PENDING, Order.Status.OPEN],
                                     price__isnull=False).order_by("-price")
     return {
-        "symbol": symbol,
-        "precision": price_decimals(candles),
-        "tz_offset": tz_offset(),
-        "candles": candles,
-        "error": problem,
+        **candle_data(tenant, bot.connection, symbol),
         "markers": [_marker(fill) for fill in fills],
         "orders": [{"price": _text(order.price), "side": order.side, "amount": _text(order.amount)}
                    for order in open_orders],
@@ -42,7 +36,18 @@ def chart_data(tenant, bot, symbol: str) -> dict:
     }
 
 
-def candles_of(tenant, connection, symbol) -> tuple[list[dict], str]:
+def candle_data(tenant, connection, symbol: str) -> dict:
+    """Candles as both charts draw them (the bot page's and the create page's preview),
+    or why there are none."""
+    if connection is None:
+        candles, problem, symbol = [], _("Choose an exchange connection and a symbol."), ""
+    else:
+        candles, problem = _candles(tenant, connection, symbol)
+    return {"symbol": symbol, "precision": price_decimals(candles), "tz_offset": _tz_offset(), "candles": candles,
+            "error": problem}
+
+
+def _candles(tenant, connection, symbol) -> tuple[list[dict], str]:
     """The last CANDLES one-minute candles of a symbol on a connection, or why not."""
     try:
         rows = ask(tenant, connection, "fetch_ohlcv", symbol, "1m", limit=CANDLES)
@@ -70,15 +75,8 @@ def last_price(tenant, connection, symbol) -> Decimal | None:
 
 def ask(tenant, connection, method: str, *args, **kwargs):
     """One read from a connection's exchange, from synchronous code."""
-    adapter = adapter_for(connection, tenant.schema_name)
-
-    async def read():
-        try:
-            return await getattr(adapter, method)(*args, **kwargs)
-        finally:
-            await adapter.close()
-
-    return async_to_sync(read)()
+    return read_now(adapter_for(connection, tenant.schema_name),
+                    lambda adapter: getattr(adapter, method)(*args, **kwargs))
 
 
 def _marker(fill) -> dict:
@@ -107,7 +105,7 @@ def _series(bot, name: str) -> list[dict]:
     return [{"time": _wall(second), "value": _text(value)} for second, value in by_second.items()]
 
 
-def tz_offset() -> int:
+def _tz_offset() -> int:
     """The user's time zone's offset now, in seconds."""
     return _offset(timezone.now().timestamp())
 

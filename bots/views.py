@@ -69,16 +69,10 @@ def bot_chart(request, bot_id):
 def bot_candles(request):
     """Candles for the create page's preview chart, of the chosen connection and symbol."""
     connection_id = request.GET.get("connection", "")
-    if not connection_id:
-        return JsonResponse({"symbol": "", "candles": [], "error": _("Choose an exchange connection and a symbol."),
-                             "tz_offset": charts.tz_offset()})
-    if not connection_id.isdigit():
+    if connection_id and not connection_id.isdigit():
         raise Http404
-    connection = get_object_or_404(ExchangeConnection, pk=connection_id)
-    symbol = request.GET.get("symbol", "")
-    candles, problem = charts.candles_of(request.tenant, connection, symbol)
-    return JsonResponse({"symbol": symbol, "candles": candles, "error": problem,
-                         "precision": charts.price_decimals(candles), "tz_offset": charts.tz_offset()})
+    connection = get_object_or_404(ExchangeConnection, pk=connection_id) if connection_id else None
+    return JsonResponse(charts.candle_data(request.tenant, connection, request.GET.get("symbol", "")))
 
 
 def activity_context(bot, *, status_filter="", orders_page=None, fills_page=None) -> dict:

@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from asgiref.sync import async_to_sync
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
@@ -18,7 +17,7 @@ from django_tenants.utils import schema_context
 from accounts import audit
 from billing import quotas
 from exchanges import errors, markets
-from exchanges.adapters import adapter_for
+from exchanges.adapters import adapter_for, read_now
 from exchanges.adapters.ccxt import CcxtAdapter
 from exchanges.catalog import CREDENTIAL_FIELDS, exchange_info
 from exchanges.models import PAPER, ExchangeConnection, OhlcvCandle, PaperAccount
@@ -134,14 +133,8 @@ def check_credentials(exchange: str, credentials: dict, *, sandbox: bool = False
 
 
 def _check(adapter) -> CheckResult:
-    async def read_balance():
-        try:
-            return await adapter.fetch_balance()
-        finally:
-            await adapter.close()
-
     try:
-        async_to_sync(read_balance)()
+        read_now(adapter, lambda adapter: adapter.fetch_balance())
     except errors.AuthenticationFailed as failure:
         if " ip" in str(failure).lower():
             return CheckResult(False, _("The exchange refused requests from this server's IP address. Add it to "

@@ -1,4 +1,3 @@
-from asgiref.sync import async_to_sync
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
@@ -10,7 +9,7 @@ from accounts.models import Role
 from billing.quotas import QuotaExceeded
 from billing.ui import error_html
 from exchanges import actions, catalog, errors
-from exchanges.adapters import adapter_for
+from exchanges.adapters import adapter_for, read_now
 from exchanges.forms import ConnectionForm
 from exchanges.models import ExchangeConnection
 from tenants.htmx import is_htmx
@@ -73,20 +72,16 @@ def connection_detail(request, connection_id):
 
 
 def _paper_account(request, connection) -> dict:
-    async def read():
-        adapter = adapter_for(connection, request.tenant.schema_name)
-        try:
-            return {
-                "balances": await adapter.fetch_balance(),
-                "positions": await adapter.fetch_positions(),
-                "open_orders": await adapter.fetch_open_orders(),
-                "trades": (await adapter.fetch_my_trades())[-20:][::-1],
-            }
-        finally:
-            await adapter.close()
+    async def read(adapter):
+        return {
+            "balances": await adapter.fetch_balance(),
+            "positions": await adapter.fetch_positions(),
+            "open_orders": await adapter.fetch_open_orders(),
+            "trades": (await adapter.fetch_my_trades())[-20:][::-1],
+        }
 
     try:
-        return async_to_sync(read)()
+        return read_now(adapter_for(connection, request.tenant.schema_name), read)
     except errors.ExchangeError as problem:
         return {"account_problem": str(problem)}
 

@@ -4,23 +4,14 @@ accounts counted but not valued (that would wait on the exchange)."""
 import time
 from decimal import Decimal as D
 
-from asgiref.sync import async_to_sync
-
 from exchanges.actions import do_create_connection
-from exchanges.adapters import adapter_for
+from exchanges.adapters import adapter_for, read_now
 from tests.bots.conftest import make_bot, market, paper  # noqa: F401 - fixtures
 from tests.conftest import FAKE_KEYS
 
 
 def place(acme, connection, *order):
-    async def create():
-        adapter = adapter_for(connection, acme.tenant.schema_name)
-        try:
-            return await adapter.create_order(*order)
-        finally:
-            await adapter.close()
-
-    return async_to_sync(create)()
+    return read_now(adapter_for(connection, acme.tenant.schema_name), lambda adapter: adapter.create_order(*order))
 
 
 def figure(page: str, label: str) -> str:
