@@ -133,33 +133,26 @@ def require_bot_slot(tenant, *, strategy: str, bot: Bot | None = None) -> Subscr
         if bot is not None:
             others = others.exclude(pk=bot.pk)
         count = others.count() + 1
-    limit = subscription.limit(BOTS)
-    if limit is not None and count > limit:
-        raise QuotaExceeded(ngettext(
-            "The %(plan)s plan allows %(limit)d bot, and this workspace has %(used)d (stopped bots do not count). "
-            "Stop or delete a bot, or upgrade the plan.",
-            "The %(plan)s plan allows %(limit)d bots, and this workspace has %(used)d (stopped bots do not count). "
-            "Stop or delete a bot, or upgrade the plan.",
-            limit,
-        ) % {"plan": subscription.plan.name, "limit": limit, "used": count - 1})
-    warn_if_near_limit(subscription, BOTS, count)
+    _require_room(subscription, BOTS, count, lambda limit: ngettext(
+        "The %(plan)s plan allows %(limit)d bot, and this workspace has %(used)d (stopped bots do not count). "
+        "Stop or delete a bot, or upgrade the plan.",
+        "The %(plan)s plan allows %(limit)d bots, and this workspace has %(used)d (stopped bots do not count). "
+        "Stop or delete a bot, or upgrade the plan.",
+        limit,
+    ))
     return subscription
 
 
 def require_connection_slot(tenant) -> Subscription:
     subscription = subscription_of(tenant, lock=True)
     require_writable(subscription)
-    count = used(subscription, CONNECTIONS) + 1
-    limit = subscription.limit(CONNECTIONS)
-    if limit is not None and count > limit:
-        raise QuotaExceeded(ngettext(
-            "The %(plan)s plan allows %(limit)d exchange connection, and this workspace has %(used)d. "
-            "Delete one, or upgrade the plan.",
-            "The %(plan)s plan allows %(limit)d exchange connections, and this workspace has %(used)d. "
-            "Delete one, or upgrade the plan.",
-            limit,
-        ) % {"plan": subscription.plan.name, "limit": limit, "used": count - 1})
-    warn_if_near_limit(subscription, CONNECTIONS, count)
+    _require_room(subscription, CONNECTIONS, used(subscription, CONNECTIONS) + 1, lambda limit: ngettext(
+        "The %(plan)s plan allows %(limit)d exchange connection, and this workspace has %(used)d. "
+        "Delete one, or upgrade the plan.",
+        "The %(plan)s plan allows %(limit)d exchange connections, and this workspace has %(used)d. "
+        "Delete one, or upgrade the plan.",
+        limit,
+    ))
     return subscription
 
 
@@ -168,19 +161,24 @@ def require_member_slot(tenant, *, inviting: str | None = None) -> Subscription:
     other pending invitations, since each may be accepted; accepting counts members."""
     subscription = subscription_of(tenant, lock=True)
     require_writable(subscription)
-    members = used(subscription, MEMBERS)
     pending = pending_invitations(tenant, except_email=inviting) if inviting is not None else 0
-    limit = subscription.limit(MEMBERS)
-    if limit is not None and members + pending + 1 > limit:
-        raise QuotaExceeded(ngettext(
-            "The %(plan)s plan allows %(limit)d member, and this workspace has %(used)d members and pending "
-            "invitations. Remove someone or revoke an invitation, or upgrade the plan.",
-            "The %(plan)s plan allows %(limit)d members, and this workspace has %(used)d members and pending "
-            "invitations. Remove someone or revoke an invitation, or upgrade the plan.",
-            limit,
-        ) % {"plan": subscription.plan.name, "limit": limit, "used": members + pending})
-    warn_if_near_limit(subscription, MEMBERS, members + pending + 1)
+    _require_room(subscription, MEMBERS, used(subscription, MEMBERS) + pending + 1, lambda limit: ngettext(
+        "The %(plan)s plan allows %(limit)d member, and this workspace has %(used)d members and pending "
+        "invitations. Remove someone or revoke an invitation, or upgrade the plan.",
+        "The %(plan)s plan allows %(limit)d members, and this workspace has %(used)d members and pending "
+        "invitations. Remove someone or revoke an invitation, or upgrade the plan.",
+        limit,
+    ))
     return subscription
+
+
+def _require_room(subscription: Subscription, quota: str, count: int, refusal) -> None:
+    """`count` is the use with the one being added; `refusal(limit)` says why not, with
+    %(plan)s, %(limit)d and %(used)d (the use before it) to fill in."""
+    limit = subscription.limit(quota)
+    if limit is not None and count > limit:
+        raise QuotaExceeded(refusal(limit) % {"plan": subscription.plan.name, "limit": limit, "used": count - 1})
+    warn_if_near_limit(subscription, quota, count)
 
 
 # --- changing plans -----------------------------------------------------------------------
