@@ -83,7 +83,6 @@ import itertools
 import json
 import random
 import re
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -92,6 +91,8 @@ from typing import NamedTuple
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+
+from tests.fakes.loopback import LoopbackServer
 
 ZERO = Decimal("0")
 FEE_RATE = Decimal("0.001")  # maker and taker alike, Binance's base spot tier
@@ -266,7 +267,7 @@ def _fault_response(fault: str, remote: str) -> web.Response:
     raise AssertionError(fault)
 
 
-class FakeBinance:
+class FakeBinance(LoopbackServer):
     def __init__(
         self,
         *,
@@ -275,6 +276,7 @@ class FakeBinance:
         whitelisted_ips=None,
         fault_delay: float = DEFAULT_FAULT_DELAY,
     ):
+        super().__init__()
         self.api_key = api_key
         self.secret = secret
         self.whitelisted_ips = None if whitelisted_ips is None else set(whitelisted_ips)
@@ -323,94 +325,7 @@ class FakeBinance:
             "GET /api/v3/myTrades": (self._my_trades, True),
         }
 
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop_requested: asyncio.Event | None = None
-        self._delayed: set[asyncio.Task] = set()
-        self._start_error: BaseException | None = None
-        self._port: int | None = None
         self._ccxt_markets: list[dict] | None = None
-
-    # ----------------------------------------------------------------- lifecycle
-
-    def start(self) -> FakeBinance:
-        if self._thread is not None:
-            raise RuntimeError("FakeBinance is already running")
-        # Bind here, not in the thread, so the port is known (and taken) before start returns.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self._port = sock.getsockname()[1]
-        ready = threading.Event()
-        self._start_error = None
-        self._thread = threading.Thread(
-            target=self._run, args=(sock, ready), name=f"FakeBinance:{self._port}", daemon=True
-        )
-        self._thread.start()
-        if not ready.wait(timeout=5) or self._start_error is not None:
-            error = self._start_error
-            self.stop()
-            raise RuntimeError("FakeBinance failed to start") from error
-        return self
-
-    def stop(self) -> None:
-        thread = self._thread
-        if thread is None:
-            return
-        loop, stop_requested = self._loop, self._stop_requested
-        if loop is not None and stop_requested is not None:
-            try:
-                loop.call_soon_threadsafe(stop_requested.set)
-            except RuntimeError:  # the loop already ended (it failed to start)
-                pass
-        thread.join(timeout=5)
-        if thread.is_alive():
-            raise RuntimeError("FakeBinance did not stop within 5 s")
-        self._thread = None
-
-    def __enter__(self) -> FakeBinance:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("FakeBinance is not started")
-        return f"http://127.0.0.1:{self._port}"
-
-    def _run(self, sock: socket.socket, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._serve(sock, ready))
-        except BaseException as error:  # handed to start()
-            self._start_error = error
-        finally:
-            ready.set()
-            try:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-            finally:
-                loop.close()
-                sock.close()
-
-    async def _serve(self, sock: socket.socket, ready: threading.Event) -> None:
-        self._stop_requested = asyncio.Event()
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        # shutdown_timeout bounds how long cleanup waits for a handler we failed to cancel.
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
-        await runner.setup()
-        try:
-            await web.SockSite(runner, sock).start()
-            ready.set()
-            await self._stop_requested.wait()
-            # Delayed fault answers would otherwise hold cleanup for the whole delay; a
-            # cancelled handler makes aiohttp drop the connection, like a dying server.
-            for task in list(self._delayed):
-                task.cancel()
-        finally:
-            await runner.cleanup()
 
     # ----------------------------------------------------------------- market state
 

@@ -154,7 +154,6 @@ import html
 import json
 import random
 import re
-import socket
 import string
 import threading
 import time
@@ -162,6 +161,8 @@ from typing import Callable, NamedTuple
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+
+from tests.fakes.loopback import LoopbackServer
 
 API_VERSION = "2026-10-28.endive"  # stripe._api_version._ApiVersion.CURRENT in stripe 16.1.0
 DEFAULT_API_KEY = "sk_test_FakeStripe0000000000000000"
@@ -380,7 +381,7 @@ def _page(title: str, body: str, status: int = 200) -> web.Response:
     return web.Response(text=text, status=status, content_type="text/html")
 
 
-class FakeStripe:
+class FakeStripe(LoopbackServer):
     def __init__(
         self,
         *,
@@ -393,6 +394,7 @@ class FakeStripe:
             raise ValueError("the fake is test mode: its api_key must start with sk_test_")
         if not webhook_secret.startswith("whsec_"):
             raise ValueError("webhook secrets start with whsec_")
+        super().__init__()
         self.api_key = api_key
         self.webhook_secret = webhook_secret
         self.fault_delay = fault_delay
@@ -439,97 +441,11 @@ class FakeStripe:
             self._route("GET", "/p/session/{id}", self._portal_page, api=False),
         ]
 
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop_requested: asyncio.Event | None = None
-        self._delayed: set[asyncio.Task] = set()
-        self._start_error: BaseException | None = None
-        self._port: int | None = None
 
     @staticmethod
     def _route(method: str, template: str, handler, api: bool = True) -> Route:
         pattern = re.compile("^" + re.escape(template).replace(re.escape("{id}"), "(?P<id>[^/]+)") + "$")
         return Route(f"{method} {template}", method, pattern, handler, api)
-
-    # ----------------------------------------------------------------- lifecycle
-
-    def start(self) -> FakeStripe:
-        if self._thread is not None:
-            raise RuntimeError("FakeStripe is already running")
-        # Bind here, not in the thread, so the port is known (and taken) before start returns.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self._port = sock.getsockname()[1]
-        ready = threading.Event()
-        self._start_error = None
-        self._thread = threading.Thread(target=self._run, args=(sock, ready), name=f"FakeStripe:{self._port}", daemon=True)
-        self._thread.start()
-        if not ready.wait(timeout=5) or self._start_error is not None:
-            error = self._start_error
-            self.stop()
-            raise RuntimeError("FakeStripe failed to start") from error
-        return self
-
-    def stop(self) -> None:
-        thread = self._thread
-        if thread is None:
-            return
-        loop, stop_requested = self._loop, self._stop_requested
-        if loop is not None and stop_requested is not None:
-            try:
-                loop.call_soon_threadsafe(stop_requested.set)
-            except RuntimeError:  # the loop already ended (it failed to start)
-                pass
-        thread.join(timeout=5)
-        if thread.is_alive():
-            raise RuntimeError("FakeStripe did not stop within 5 s")
-        self._thread = None
-
-    def __enter__(self) -> FakeStripe:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """The API base (stripe.api_base, or base_addresses["api"]); paths start with /v1."""
-        if self._port is None:
-            raise RuntimeError("FakeStripe is not started")
-        return f"http://127.0.0.1:{self._port}"
-
-    def _run(self, sock: socket.socket, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._serve(sock, ready))
-        except BaseException as error:  # handed to start()
-            self._start_error = error
-        finally:
-            ready.set()
-            try:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-            finally:
-                loop.close()
-                sock.close()
-
-    async def _serve(self, sock: socket.socket, ready: threading.Event) -> None:
-        self._stop_requested = asyncio.Event()
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        # shutdown_timeout bounds how long cleanup waits for a handler we failed to cancel.
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
-        await runner.setup()
-        try:
-            await web.SockSite(runner, sock).start()
-            ready.set()
-            await self._stop_requested.wait()
-            # Delayed fault answers would otherwise hold cleanup for the whole delay; a
-            # cancelled handler makes aiohttp drop the connection, like a dying server.
-            for task in list(self._delayed):
-                task.cancel()
-        finally:
-            await runner.cleanup()
 
     # ----------------------------------------------------------------- test-side view
 
