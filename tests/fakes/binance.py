@@ -522,16 +522,6 @@ class FakeBinance(LoopbackServer):
                     return self._fault_rng.choice(self._fault_choices)
         return None
 
-    async def _sleep_fault_delay(self) -> None:
-        task = asyncio.current_task()
-        self._delayed.add(task)
-        try:
-            if self._stop_requested.is_set():
-                raise asyncio.CancelledError
-            await asyncio.sleep(self.fault_delay)
-        finally:
-            self._delayed.discard(task)
-
     # ----------------------------------------------------------------- HTTP
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:

@@ -1,6 +1,7 @@
 """The life of a fake HTTP server: an aiohttp app on 127.0.0.1 with its own event loop
 in a background thread, so sync tests can call it from any other loop. Subclasses
-answer every request in `_handle` and put delayed fault answers in `_delayed`."""
+answer every request in `_handle` and set `fault_delay`, how long a delayed fault
+answer (`_sleep_fault_delay`) waits."""
 
 from __future__ import annotations
 
@@ -22,6 +23,16 @@ class LoopbackServer:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raise NotImplementedError
+
+    async def _sleep_fault_delay(self) -> None:
+        task = asyncio.current_task()
+        self._delayed.add(task)
+        try:
+            if self._stop_requested.is_set():
+                raise asyncio.CancelledError
+            await asyncio.sleep(self.fault_delay)
+        finally:
+            self._delayed.discard(task)
 
     def start(self):
         name = type(self).__name__

@@ -675,16 +675,6 @@ class FakeStripe(LoopbackServer):
             error = StripeError(fault, "An unknown error occurred", type="api_error")
         return _json_response(_dumps(error.body(request_id)), error.status, {"Request-Id": request_id})
 
-    async def _sleep_fault_delay(self) -> None:
-        task = asyncio.current_task()
-        self._delayed.add(task)
-        try:
-            if self._stop_requested.is_set():
-                raise asyncio.CancelledError
-            await asyncio.sleep(self.fault_delay)
-        finally:
-            self._delayed.discard(task)
-
     # ----------------------------------------------------------------- HTTP
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
