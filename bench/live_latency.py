@@ -29,9 +29,9 @@ import statistics
 import time
 from decimal import Decimal
 
-from bench.density import ROOT, spawn, stop
-from bench.provisioning import BENCH_PGDATA, percentile, setup_django
-from bench.signal_latency import listening_socket
+from bench.density import ROOT, spawn
+from bench.platform import running_platform
+from bench.provisioning import percentile, setup_django
 
 PASSWORD = "bench password 123"
 SYMBOLS = ["ETH/USDT", "SOL/USDT", "BTC/USDT", "BNB/USDT"]
@@ -176,53 +176,40 @@ def main():
     tenant, host, watched = create_workspace(args.bots, args.watched)
     connections.close_all()
 
-    listener = listening_socket()
-    port = listener.getsockname()[1]
-    base = f"http://{host}:{port}"
     (ROOT / "var" / "bench-live-engine.log").unlink(missing_ok=True)
-    webs = [spawn("-m", "daphne", "--fd", str(listener.fileno()), "config.asgi:application",
-                  log="bench-live-web.log", pass_fds=(listener.fileno(),)) for _ in range(args.web_processes)]
-    engine = spawn("manage.py", "qcluster", log="bench-live-engine.log", env={"Q_WORKERS": "2"})
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            context.add_init_script(OBSERVER)
-            page = context.new_page()
-            wait_until(lambda: _serves(page, f"{base}/accounts/login/"), 60, "the web server")
-            page.fill("input[name=login]", "live@example.com")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/**")
-            # The bots' opening orders settle before anything is timed.
-            wait_until(lambda: len(filled_events(tenant, watched, 0)) >= len(watched), 120, "the bots' first fills")
-            dashboard = measure_dashboard(page, f"{base}/", 6)
+    with running_platform(args.web_processes, web_log="bench-live-web.log", engine_log="bench-live-engine.log",
+                          engine_env={"Q_WORKERS": "2"}) as (port, _webs), sync_playwright() as playwright:
+        base = f"http://{host}:{port}"
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.add_init_script(OBSERVER)
+        page = context.new_page()
+        wait_until(lambda: _serves(page, f"{base}/accounts/login/"), 60, "the web server")
+        page.fill("input[name=login]", "live@example.com")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/**")
+        # The bots' opening orders settle before anything is timed.
+        wait_until(lambda: len(filled_events(tenant, watched, 0)) >= len(watched), 120, "the bots' first fills")
+        dashboard = measure_dashboard(page, f"{base}/", 6)
 
-            tabs = []
-            for bot_id in watched:
-                tab = context.new_page()
-                tab.goto(f"{base}/bots/{bot_id}/", wait_until="load")
-                tabs.append(tab)
-            wait_until(lambda: all(tab.evaluate("window.__sockets") >= 1 for tab in tabs), 30, "the websockets")
-            baseline = last_event_id(tenant)
-            started = time.time()
-            wait_until(lambda: len(filled_events(tenant, watched, baseline)) >= args.fills, args.timeout,
-                       f"{args.fills} fills")
-            fills = filled_events(tenant, watched, baseline)[: args.fills]
-            time.sleep(3)  # the last pushes land
-            seen = {}
-            for tab in tabs:
-                seen.update(tab.evaluate("window.__seen"))
-            fill_seconds = time.time() - started
-            browser.close()
-    finally:
-        for process in [*webs, engine]:
-            stop(process)
-        listener.close()
-        from config import embedded_postgres
-
-        connections.close_all()
-        embedded_postgres.stop(BENCH_PGDATA)
+        tabs = []
+        for bot_id in watched:
+            tab = context.new_page()
+            tab.goto(f"{base}/bots/{bot_id}/", wait_until="load")
+            tabs.append(tab)
+        wait_until(lambda: all(tab.evaluate("window.__sockets") >= 1 for tab in tabs), 30, "the websockets")
+        baseline = last_event_id(tenant)
+        started = time.time()
+        wait_until(lambda: len(filled_events(tenant, watched, baseline)) >= args.fills, args.timeout,
+                   f"{args.fills} fills")
+        fills = filled_events(tenant, watched, baseline)[: args.fills]
+        time.sleep(3)  # the last pushes land
+        seen = {}
+        for tab in tabs:
+            seen.update(tab.evaluate("window.__seen"))
+        fill_seconds = time.time() - started
+        browser.close()
 
     latencies = [seen[str(event_id)] - created_at.timestamp() * 1000 for event_id, created_at in fills
                  if str(event_id) in seen]

@@ -20,13 +20,13 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import time
 from collections import Counter
 from decimal import Decimal
 
-from bench.density import ROOT, cluster_rss_mb, spawn, stop
-from bench.provisioning import BENCH_PGDATA, percentile, setup_django
+from bench.density import ROOT, cluster_rss_mb
+from bench.platform import running_platform
+from bench.provisioning import percentile, setup_django
 
 WARMUP_SECONDS = 3
 
@@ -59,15 +59,6 @@ def create_signal_bots(count: int, workspaces: int) -> list[tuple[str, str, str]
         credentials = webhook_credentials(tenant, bot)
         hooks.append((host, f"/hooks/signal/{credentials['token']}/", credentials["secret"]))
     return hooks
-
-
-def listening_socket() -> socket.socket:
-    """One socket for all web processes: the kernel hands each connection to one of them."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1024)
-    listener.set_inheritable(True)
-    return listener
 
 
 async def wait_until_serving(port: int, host: str, deadline: float) -> None:
@@ -152,25 +143,13 @@ def main():
     hooks = create_signal_bots(bots, min(args.workspaces, bots))
     connections.close_all()
 
-    listener = listening_socket()
-    port = listener.getsockname()[1]
     (ROOT / "var" / "bench-signal-web.log").unlink(missing_ok=True)
-    webs = [spawn("-m", "daphne", "--fd", str(listener.fileno()), "config.asgi:application",
-                  log="bench-signal-web.log", pass_fds=(listener.fileno(),)) for _ in range(args.web_processes)]
     (ROOT / "var" / "bench-signal-engine.log").unlink(missing_ok=True)
-    engine = spawn("manage.py", "qcluster", log="bench-signal-engine.log", env={"Q_WORKERS": "2", "ENGINE_SHARDS": "1"})
-    try:
+    with running_platform(args.web_processes, web_log="bench-signal-web.log", engine_log="bench-signal-engine.log",
+                          engine_env={"Q_WORKERS": "2", "ENGINE_SHARDS": "1"}) as (port, webs):
         asyncio.run(wait_until_serving(port, hooks[0][0], time.time() + 60))
         results, achieved = asyncio.run(load(port, hooks, args.rate, args.seconds))
         web_rss = sum(cluster_rss_mb(web) for web in webs)
-    finally:
-        for process in [*webs, engine]:
-            stop(process)
-        listener.close()
-        from config import embedded_postgres
-
-        connections.close_all()
-        embedded_postgres.stop(BENCH_PGDATA)
 
     latencies = [latency for latency, ok, _detail in results]
     errors = [detail for _latency, ok, detail in results if not ok]
