@@ -188,7 +188,7 @@ def change_member_role(request, membership_id):
         except PermissionDenied as denied:
             return forbidden(request, str(denied))
         except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
+            messages.error(request, error_html(error))
         else:
             messages.success(
                 request,
@@ -206,7 +206,7 @@ def remove_member(request, membership_id):
     except PermissionDenied as denied:
         return forbidden(request, str(denied))
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        messages.error(request, error_html(error))
         return _members_changed(request)
     if membership.user_id == request.user.pk:
         return redirect(public_reverse("workspaces", request))

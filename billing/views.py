@@ -19,6 +19,7 @@ from billing.actions import do_cancel_at_period_end, do_change_plan, do_set_addo
 from billing.forms import AddOnsForm
 from billing.models import AddOn, Plan
 from billing.stripe_events import do_process_stripe_event
+from billing.ui import error_html
 from bots.strategies import strategy_class
 from tenants.htmx import redirect_to
 
@@ -98,7 +99,7 @@ def change_plan(request):
         messages.error(request, str(error))
         return redirect_to(request, "change_plan")
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        messages.error(request, error_html(error))
         return redirect("change_plan")
     messages.success(request, _("The workspace is on the %(plan)s plan now.") % {"plan": plan.name})
     return redirect("billing")
@@ -119,7 +120,7 @@ def change_addons(request):
         except payments.PaymentError as error:
             messages.error(request, str(error))
         except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
+            messages.error(request, error_html(error))
         else:
             messages.success(request, _("The add-ons are changed."))
         return redirect_to(request, "billing")
@@ -143,7 +144,7 @@ def _cancel_paid(request, subscription):
         messages.error(request, str(error))
         return redirect_to(request, "change_plan")
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        messages.error(request, error_html(error))
         return redirect_to(request, "change_plan")
     messages.success(request, _("The %(plan)s plan runs until %(end)s, then the workspace moves to the Free plan.")
                      % {"plan": subscription.plan.name,

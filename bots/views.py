@@ -111,7 +111,7 @@ def bot_stop(request, bot_id):
             actions.do_stop_bot(request.tenant, bot, actor=request.user, reason=_("Stopped by %(user)s.")
                                 % {"user": request.user.email})
         except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
+            messages.error(request, error_html(error))
         return redirect("bot_detail", bot_id=bot.pk)
     return render(request, "bots/bot_confirm.html", {"bot": bot, "verb": "stop"})
 
@@ -123,7 +123,7 @@ def bot_delete(request, bot_id):
         try:
             actions.do_delete_bot(request.tenant, bot, actor=request.user)
         except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
+            messages.error(request, error_html(error))
             return redirect("bot_detail", bot_id=bot.pk)
         messages.success(request, _("Deleted “%(name)s”.") % {"name": bot.name})
         return redirect("bots")
@@ -186,7 +186,7 @@ def bot_rollback(request, bot_id, number):
     try:
         revision = actions.do_rollback_bot_config(request.tenant, bot, to_revision=number, actor=request.user)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        messages.error(request, error_html(error))
     else:
         messages.success(request, _("Rolled back: revision %(n)d has the settings of revision %(old)d.")
                          % {"n": revision.number, "old": number})

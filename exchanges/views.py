@@ -124,7 +124,7 @@ def connection_delete(request, connection_id):
     try:
         actions.do_delete_connection(request.tenant, connection, actor=request.user)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        messages.error(request, error_html(error))
         return redirect("connection_detail", connection_id=connection.pk)
     messages.success(request, _("Deleted “%(label)s”.") % {"label": connection.label})
     return redirect("exchanges")
@@ -137,7 +137,7 @@ def paper_reset(request, connection_id):
     try:
         actions.do_reset_paper_account(request.tenant, connection, actor=request.user)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        messages.error(request, error_html(error))
     else:
         messages.success(request, _("The paper account starts over with %(balance)s USDT.")
                          % {"balance": connection.starting_balance.normalize()})
