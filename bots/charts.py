@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from bots.live import decimal_text
 from bots.models import Order
 from bots.strategies.grid import grid_levels
 from exchanges.adapters import adapter_for, read_now
@@ -28,7 +29,7 @@ def chart_data(tenant, bot, symbol: str) -> dict:
     return {
         **candle_data(tenant, bot.connection, symbol),
         "markers": [_marker(fill) for fill in fills],
-        "orders": [{"price": _text(order.price), "side": order.side, "amount": _text(order.amount)}
+        "orders": [{"price": decimal_text(order.price), "side": order.side, "amount": decimal_text(order.amount)}
                    for order in open_orders],
         "levels": _levels(bot) if bot.strategy == "grid" and symbol == bot.symbols[0] else [],
         "equity": _series(bot, "equity"),
@@ -54,8 +55,8 @@ def _candles(tenant, connection, symbol) -> tuple[list[dict], str]:
     except ExchangeError as problem:
         # Adapters' messages are safe to show (never credentials).
         return [], _("Candles are unavailable: %(reason)s") % {"reason": problem}
-    return [{"time": _wall(int(row[0]) // 1000), "open": _text(row[1]), "high": _text(row[2]), "low": _text(row[3]),
-             "close": _text(row[4])} for row in rows], ""
+    return [{"time": _wall(int(row[0]) // 1000), "open": decimal_text(row[1]), "high": decimal_text(row[2]),
+             "low": decimal_text(row[3]), "close": decimal_text(row[4])} for row in rows], ""
 
 
 def price_decimals(candles: list[dict]) -> int:
@@ -83,7 +84,7 @@ def _marker(fill) -> dict:
     buy = fill.side == "buy"
     minute = int(fill.timestamp.timestamp()) // CANDLE_SECONDS * CANDLE_SECONDS
     return {"time": _wall(minute), "side": fill.side,
-            "text": f"{'B' if buy else 'S'} {_text(fill.amount)} @ {_text(fill.price)}"}
+            "text": f"{'B' if buy else 'S'} {decimal_text(fill.amount)} @ {decimal_text(fill.price)}"}
 
 
 def _levels(bot) -> list[str]:
@@ -93,7 +94,7 @@ def _levels(bot) -> list[str]:
                              int(params["grid_count"]), params.get("spacing", "arithmetic"))
     except (KeyError, ArithmeticError, ValueError):
         return []
-    return [_text(level.quantize(Decimal("1e-8"))) for level in levels]
+    return [decimal_text(level.quantize(Decimal("1e-8"))) for level in levels]
 
 
 def _series(bot, name: str) -> list[dict]:
@@ -102,7 +103,7 @@ def _series(bot, name: str) -> list[dict]:
                   .values_list("timestamp", "value")[:SERIES_POINTS])
     # The chart wants strictly increasing times: the latest point of each second.
     by_second = {int(at.timestamp()): value for at, value in reversed(points)}
-    return [{"time": _wall(second), "value": _text(value)} for second, value in by_second.items()]
+    return [{"time": _wall(second), "value": decimal_text(value)} for second, value in by_second.items()]
 
 
 def _tz_offset() -> int:
@@ -118,7 +119,3 @@ def _wall(epoch: int) -> int:
     """The chart library draws every time as UTC: shift to the user's wall clock."""
     return epoch + _offset(epoch)
 
-
-def _text(value) -> str:
-    # ccxt gives floats: through str() they keep the digits the exchange sent.
-    return format(Decimal(str(value)).normalize(), "f")

@@ -44,10 +44,10 @@ def status_from(bot, books: dict[str, Book], open_orders: int) -> dict:
     first = books.get(bot.symbols[0]) if bot.symbols else None
     return {
         "id": bot.pk, "name": bot.name, "state": bot.state, "state_reason": bot.state_reason,
-        "last_price": _text(price), "last_tick_at": bot.last_tick_at,
-        "realized_pnl": _text(sum((book.realized_pnl for book in books.values()), ZERO)),
-        "unrealized_pnl": _text(first.unrealized(price) if first is not None and price is not None else ZERO),
-        "position": _text(sum((book.amount for book in books.values()), ZERO)),
+        "last_price": decimal_text(price), "last_tick_at": bot.last_tick_at,
+        "realized_pnl": decimal_text(sum((book.realized_pnl for book in books.values()), ZERO)),
+        "unrealized_pnl": decimal_text(first.unrealized(price) if first is not None and price is not None else ZERO),
+        "position": decimal_text(sum((book.amount for book in books.values()), ZERO)),
         "open_orders": open_orders,
     }
 
@@ -76,8 +76,11 @@ async def apush(schema_name: str, statuses: list[dict], to_bots: set[int] | None
     # waiting for its bot's fill should not wait behind the others.
     news = [layer.group_send(bot_group(schema_name, status["id"]), {"type": "bot.news", "bots": [status]})
             for status in statuses if to_bots is None or status["id"] in to_bots]
-    await asyncio.gather(*news, layer.group_send(workspace_group(schema_name), {"type": "bot.status", "bots": statuses}))
+    workspace = layer.group_send(workspace_group(schema_name), {"type": "bot.status", "bots": statuses})
+    await asyncio.gather(*news, workspace)
 
 
-def _text(value) -> str | None:
-    return None if value is None else format(Decimal(value).normalize(), "f")
+def decimal_text(value) -> str | None:
+    """A number as exact decimal text for JSON (statuses, chart data). Floats (ccxt's)
+    go through str(), which keeps the digits the exchange sent."""
+    return None if value is None else format(Decimal(str(value)).normalize(), "f")
