@@ -20,12 +20,13 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db import transaction
-from django.db.models import Min, Q
+from django.db import connection, transaction
+from django.db.models import Q
 
 from exchanges import markets
 from exchanges.errors import DuplicateOrder, InsufficientFunds, InvalidOrder, OrderNotFound
 from exchanges.models import PaperAccount, PaperBalance, PaperOrder, PaperPosition, PaperTrade
+from tenants import rows
 
 PLACES = Decimal("1e-12")
 # Calls closer together than this share one match: fills are still timed exactly, only
@@ -61,8 +62,8 @@ class _Book:
 
     def __init__(self, account: PaperAccount):
         self.account = account
-        self.balances = {b.asset: b for b in account.balances.all()}
-        self.positions = {p.symbol: p for p in account.positions.all()}
+        self.balances = {b.asset: b for b in rows.select(PaperBalance, "account_id = %s", [account.pk])}
+        self.positions = {p.symbol: p for p in rows.select(PaperPosition, "account_id = %s", [account.pk])}
         self.dirty: dict[tuple[str, str], object] = {}
 
     def balance(self, asset: str) -> PaperBalance:
@@ -102,7 +103,7 @@ class _Book:
 
     def save(self) -> None:
         for row in self.dirty.values():
-            row.save()
+            rows.save(row)
 
 
 class PaperLedger:
@@ -135,7 +136,7 @@ class PaperLedger:
                 raise InvalidOrder(f"Order value is below the minimum of {market['limits']['cost']['min']} {QUOTE}.")
 
             client_order_id = str(params.get("clientOrderId") or f"paper-{account.next_order_id}")
-            if account.orders.filter(client_order_id=client_order_id).exists():
+            if self._exists(account, client_order_id):
                 raise DuplicateOrder(f"An order with client order id {client_order_id} exists already.")
             held = book.positions.get(symbol)
             # An open position keeps the leverage it was opened with.
@@ -155,14 +156,14 @@ class PaperLedger:
                 created_ts=now, updated_ts=now,
             )
             account.next_order_id += 1
-            account.save(update_fields=["next_order_id"])
+            rows.update(account, ["next_order_id"])
             if reduce_only:
                 self._check_reduces(book, order)
             marketable = type == "market" or (price >= current if side == "buy" else price <= current)
             fill = self._fill(book, order, current, now, taker=True) if marketable else None
             if not marketable:
                 self._reserve(book, order, market)
-            order.save()
+            rows.insert(order)
             if fill:
                 self._record_trade(order, fill, now)
             book.save()
@@ -177,7 +178,7 @@ class PaperLedger:
             self._release(book, order)
             order.status = PaperOrder.Status.CANCELED
             order.updated_ts = now
-            order.save()
+            rows.update(order)
             book.save()
             return self._order_dict(order)
 
@@ -241,7 +242,7 @@ class PaperLedger:
     def _open(self):
         """Lock the account (one operation at a time per account) and catch up with the
         price path."""
-        account = PaperAccount.objects.select_for_update().get(pk=self.account_id)
+        account = rows.get(PaperAccount, "id = %s", [self.account_id], for_update=True)
         book = _Book(account)
         now = self.clock()
         self._match(account, book, now)
@@ -253,6 +254,13 @@ class PaperLedger:
             return markets.market(symbol)
         except markets.UnknownMarket:
             raise InvalidOrder(f"The paper exchange has no market {symbol}.") from None
+
+    @staticmethod
+    def _exists(account, client_order_id: str) -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM exchanges_paperorder WHERE account_id = %s AND client_order_id = %s LIMIT 1",
+                           [account.pk, client_order_id])
+            return cursor.fetchone() is not None
 
     @staticmethod
     def _find(account, id, client_order_id) -> PaperOrder:
@@ -269,11 +277,20 @@ class PaperLedger:
         to now; one watermark per account, so a match writes one row, not one per order."""
         if now - account.matched_until < MATCH_GRANULARITY:
             return
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT symbol, min(created_ts) FROM exchanges_paperorder "
+                           "WHERE account_id = %s AND status = 'open' AND type = 'limit' GROUP BY symbol",
+                           [account.pk])
+            first_created_by_symbol = cursor.fetchall()
+        if not first_created_by_symbol:
+            # Nothing to match. The watermark may stay behind: a later order's match
+            # starts at its own creation anyway.
+            return
         open_limits = account.orders.filter(status=PaperOrder.Status.OPEN, type="limit")
         # The range of the path since the last match tells which orders it may have
         # reached: only those are loaded and searched exactly.
         reachable = Q(pk__in=[])
-        for symbol, first_created in open_limits.values_list("symbol").annotate(first=Min("created_ts")):
+        for symbol, first_created in first_created_by_symbol:
             since = max(account.matched_until, first_created)
             if since >= now:
                 continue
@@ -297,11 +314,11 @@ class PaperLedger:
                 fill = None
                 order.status = PaperOrder.Status.CANCELED
                 order.updated_ts = at
-            order.save()
+            rows.update(order)
             if fill:
                 self._record_trade(order, fill, at)
         account.matched_until = now
-        account.save(update_fields=["matched_until"])
+        rows.update(account, ["matched_until"])
 
     def _reserve(self, book: _Book, order: PaperOrder, market) -> None:
         fee_rate = max(market["maker"], market["taker"])
@@ -400,12 +417,12 @@ class PaperLedger:
 
     @staticmethod
     def _record_trade(order: PaperOrder, fill: dict, at: float) -> None:
-        PaperTrade.objects.create(
+        rows.insert(PaperTrade(
             account_id=order.account_id, order=order, trade_id=f"{order.exchange_order_id}-1",
             symbol=order.symbol, side=order.side, price=fill["price"], amount=order.filled, cost=fill["cost"],
             fee_cost=fill["fee"], fee_currency=QUOTE, taker_or_maker="taker" if fill["taker"] else "maker",
             realized_pnl=fill["realized"], timestamp=at,
-        )
+        ))
 
     # --- ccxt-shaped views ----------------------------------------------------------
 

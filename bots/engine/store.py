@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from bots.accounting import Book, apply_fill
 from bots.models import Bot, BotEvent, Fill, Order, Position, SeriesPoint
+from tenants import rows
 from tenants.schemas import in_schema
 
 ZERO = Decimal(0)
@@ -60,10 +61,10 @@ def load(schema: str, bot_id: int) -> Snapshot | None:
 def orders_and_books(schema: str, bot_id: int) -> tuple[list[Order], dict[str, Book]]:
     """A bot's pending and open orders, and its position per symbol."""
     with in_schema(schema):
-        orders = list(Order.objects.filter(bot_id=bot_id, status__in=[Order.Status.PENDING, Order.Status.OPEN])
-                      .order_by("id"))
+        orders = rows.select(Order, "bot_id = %s AND status IN (%s, %s)", [bot_id, Order.Status.PENDING, Order.Status.OPEN],
+                             order_by="id")
         books = {p.symbol: Book(p.amount, p.average_price, p.realized_pnl, p.fees)
-                 for p in Position.objects.filter(bot_id=bot_id)}
+                 for p in rows.select(Position, "bot_id = %s", [bot_id])}
         return orders, books
 
 
@@ -87,11 +88,10 @@ def begin_order(schema: str, lease: Lease | None, bot_id: int, tenant_id: int, *
             row = cursor.fetchone()
         if row is None:
             raise LeaseLost(f"bot {bot_id} is gone")
-        number = row[0]
-        return Order.objects.create(
-            bot_id=bot_id, client_order_id=client_order_id(tenant_id, bot_id, number), tag=tag, symbol=symbol,
-            side=side, type=type, amount=amount, price=price, reduce_only=reduce_only,
-        )
+        order = Order(bot_id=bot_id, client_order_id=client_order_id(tenant_id, bot_id, row[0]), tag=tag,
+                      symbol=symbol, side=side, type=type, amount=amount, price=price, reduce_only=reduce_only)
+        rows.insert(order)
+        return order
 
 
 def client_order_id(tenant_id: int, bot_id: int, number: int) -> str:
@@ -113,7 +113,7 @@ def _hold(lease: Lease) -> None:
 def settle(schema: str, order_id: int, reported: dict, quote: str) -> tuple[Order, list[Fill]]:
     """Bring an order in line with what the exchange reports; record new fills once."""
     with in_schema(schema), transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+        order = rows.get(Order, "id = %s", [order_id], for_update=True)
         fills = []
         filled = _decimal(reported.get("filled")) or ZERO
         if filled > order.filled:
@@ -125,7 +125,7 @@ def settle(schema: str, order_id: int, reported: dict, quote: str) -> tuple[Orde
             order.status = status
         elif order.status == Order.Status.PENDING:
             order.status = Order.Status.OPEN
-        order.save()
+        rows.update(order)
         return order, fills
 
 
@@ -138,22 +138,34 @@ def _record_fill(order: Order, reported: dict, filled: Decimal, quote: str) -> F
     fee = max(fee_total - order.fee, ZERO)
     # The order's row lock serialises settling it, and `filled` only grows in the same
     # transaction as its fills: a fill beyond it is new (the unique sequence guards that).
-    position, _ = Position.objects.select_for_update().get_or_create(bot_id=order.bot_id, symbol=order.symbol)
+    position = _locked_position(order.bot_id, order.symbol)
     book, realized = apply_fill(Book(position.amount, position.average_price, position.realized_pnl, position.fees),
                                 order.side, delta, price, fee)
-    fill = Fill.objects.create(order=order, sequence=format(filled.normalize(), "f"), bot_id=order.bot_id,
-                               symbol=order.symbol, side=order.side, price=price, amount=delta, fee=fee,
-                               realized_pnl=realized, timestamp=_timestamp(reported))
+    fill = Fill(order=order, sequence=format(filled.normalize(), "f"), bot_id=order.bot_id,
+                symbol=order.symbol, side=order.side, price=price, amount=delta, fee=fee,
+                realized_pnl=realized, timestamp=_timestamp(reported))
+    rows.insert(fill)
     position.amount, position.average_price = book.amount, book.average_price
     position.realized_pnl, position.fees = book.realized_pnl, book.fees
-    position.save(update_fields=["amount", "average_price", "realized_pnl", "fees"])
-    BotEvent.objects.create(
+    rows.update(position, ["amount", "average_price", "realized_pnl", "fees"])
+    rows.insert(BotEvent(
         bot_id=order.bot_id, kind=BotEvent.Kind.ORDER_FILLED,
         message=f"{order.side.capitalize()} {delta.normalize():f} {order.symbol} at {price.normalize():f} ({order.tag})",
         data={"order": order.client_order_id, "realized_pnl": str(realized)},
-    )
+    ))
     order.filled, order.average, order.fee = filled, average, fee_total
     return fill
+
+
+def _locked_position(bot_id: int, symbol: str) -> Position:
+    """The bot's position row in `symbol`, locked; created empty the first time."""
+    found = rows.select(Position, "bot_id = %s AND symbol = %s", [bot_id, symbol], for_update=True)
+    if found:
+        return found[0]
+    with db.cursor() as cursor:
+        cursor.execute("INSERT INTO bots_position (bot_id, symbol, amount, average_price, realized_pnl, fees) "
+                       "VALUES (%s, %s, 0, 0, 0, 0) ON CONFLICT (bot_id, symbol) DO NOTHING", [bot_id, symbol])
+    return rows.get(Position, "bot_id = %s AND symbol = %s", [bot_id, symbol], for_update=True)
 
 
 def _fee_in_quote(fee, order: Order, price: Decimal, quote: str) -> Decimal:
@@ -186,10 +198,8 @@ def save_runtime(schema: str, bot_id: int, **fields) -> None:
 
 def add_events(schema: str, bot_id: int, events: list[tuple[str, str, bool, dict]]) -> None:
     with in_schema(schema):
-        BotEvent.objects.bulk_create(
-            [BotEvent(bot_id=bot_id, kind=kind, message=message[:500], alert=alert, data=data)
-             for kind, message, alert, data in events]
-        )
+        rows.insert(*[BotEvent(bot_id=bot_id, kind=kind, message=message[:500], alert=alert, data=data)
+                      for kind, message, alert, data in events])
 
 
 def heartbeat(schema: str, beats: dict[int, tuple[float, Decimal | None]], points: list[tuple[int, str, float, Decimal]]) -> None:

@@ -14,6 +14,7 @@ from exchanges.marketdata.replay import ReplayFeed
 from exchanges.marketdata.simulated import SimulatedFeed
 from exchanges.models import ExchangeConnection, PaperAccount, PaperOrder, PaperPosition
 from exchanges.paper_ledger import PaperLedger, iso
+from tenants import rows
 from tenants.schemas import in_schema
 
 _simulated = {}
@@ -58,7 +59,7 @@ class PaperAdapter(ExchangeAdapter):
     def _ledger_here(self) -> PaperLedger:
         """The account's ledger; call inside the schema."""
         if self._ledger is None:
-            account = PaperAccount.objects.get(connection_id=self.connection.pk)
+            account = rows.get(PaperAccount, "connection_id = %s", [self.connection.pk])
             self._ledger = PaperLedger(account.pk, feed_for(self.connection, account), clock=self.clock)
         return self._ledger
 
