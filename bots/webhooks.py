@@ -11,6 +11,7 @@ with its outcome (the secret stripped)."""
 import hmac
 import json
 import time
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection
@@ -23,49 +24,72 @@ from accounts.access import open_to_non_members
 from bots import signals
 from bots.actions import token_hash, webhook_credentials
 from bots.models import Bot, Signal
+from exchanges.models import ExchangeConnection
+from tenants import rows
 from tenants.ratelimit import hit_all
+from tenants.schemas import in_schema
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict
+    headers: dict = field(default_factory=dict)
 
 
 @csrf_exempt
 @require_POST
 @open_to_non_members
 def signal_webhook(request, token):
-    bot = Bot.objects.select_related("connection").filter(webhook_token_hash=token_hash(token), strategy="signal").first()
-    if bot is None:
-        return JsonResponse({"error": "Unknown webhook."}, status=404)
-    plan = request.tenant.subscription.plan  # read with the tenant, no query
-    if not plan.webhooks_and_signal_bots:
-        return JsonResponse({"error": "The workspace's plan does not include webhooks."}, status=403)
-    allowed, retry_after = hit_all([
-        (f"signal:{request.tenant.schema_name}:{bot.pk}", settings.SIGNAL_RATE_PER_MINUTE, 60),
-        (f"hooks:{request.tenant.schema_name}", plan.api_rate_per_minute, 60),
-    ])
-    if not allowed:
-        response = JsonResponse({"error": "Too many signals for this bot or workspace; slow down."}, status=429)
-        response["Retry-After"] = str(retry_after)
-        return response
-    now = time.time()
-    try:
-        payload = signals.read_body(request.content_type or "", request.body)
-    except signals.Refused as refused:
-        return _refuse(bot, refused, {})
-    expected = webhook_credentials(request.tenant, bot).get("secret", "")
-    if not hmac.compare_digest(str(payload.get("secret", "")).encode(), expected.encode()):
-        return _refuse(bot, signals.Refused(403, "Bad secret."), payload)
-    try:
-        parsed = signals.interpret(payload, now)
-    except signals.Refused as refused:
-        return _refuse(bot, refused, payload)
+    """The webhook behind Django's middleware: for the test client and any WSGI server.
+    Under ASGI, `bots.webhook_lane` answers /hooks/ before the middleware runs."""
+    answer = receive_signal(request.tenant, token, request.content_type or "", request.body)
+    response = JsonResponse(answer.body, status=answer.status)
+    for name, value in answer.headers.items():
+        response[name] = value
+    return response
 
-    record = _record_once(bot, parsed)
-    if record is None:
-        return JsonResponse({"status": "duplicate", "signal_id": parsed.signal.signal_id})
-    if bot.state != Bot.State.RUNNING:
-        _finish(record, Signal.Outcome.DROPPED, f"The bot is {bot.get_state_display().lower()}.")
-        return JsonResponse({"status": "dropped", "reason": record.reason, "signal_id": record.signal_id}, status=409)
-    outcome, reason, orders = signals.execute(request.tenant, bot, parsed.signal, now)
-    _finish(record, outcome, reason)
-    return JsonResponse({"status": outcome, "reason": reason, "signal_id": record.signal_id, "orders": orders})
+
+def receive_signal(tenant, token: str, content_type: str, body: bytes) -> Answer:
+    """Everything the webhook does once the workspace is known from the host."""
+    with in_schema(tenant.schema_name):
+        found = rows.select(Bot, "webhook_token_hash = %s AND strategy = 'signal'", [token_hash(token)])
+        if not found:
+            return Answer(404, {"error": "Unknown webhook."})
+        bot = found[0]
+        bot.connection = rows.get(ExchangeConnection, "id = %s", [bot.connection_id])
+        plan = tenant.subscription.plan  # read with the tenant, no query
+        if not plan.webhooks_and_signal_bots:
+            return Answer(403, {"error": "The workspace's plan does not include webhooks."})
+        allowed, retry_after = hit_all([
+            (f"signal:{tenant.schema_name}:{bot.pk}", settings.SIGNAL_RATE_PER_MINUTE, 60),
+            (f"hooks:{tenant.schema_name}", plan.api_rate_per_minute, 60),
+        ])
+        if not allowed:
+            return Answer(429, {"error": "Too many signals for this bot or workspace; slow down."},
+                          {"Retry-After": str(retry_after)})
+        now = time.time()
+        try:
+            payload = signals.read_body(content_type, body)
+        except signals.Refused as refused:
+            return _refuse(bot, refused, {})
+        expected = webhook_credentials(tenant, bot).get("secret", "")
+        if not hmac.compare_digest(str(payload.get("secret", "")).encode(), expected.encode()):
+            return _refuse(bot, signals.Refused(403, "Bad secret."), payload)
+        try:
+            parsed = signals.interpret(payload, now)
+        except signals.Refused as refused:
+            return _refuse(bot, refused, payload)
+
+        record = _record_once(bot, parsed)
+        if record is None:
+            return Answer(200, {"status": "duplicate", "signal_id": parsed.signal.signal_id})
+        if bot.state != Bot.State.RUNNING:
+            _finish(record, Signal.Outcome.DROPPED, f"The bot is {bot.get_state_display().lower()}.")
+            return Answer(409, {"status": "dropped", "reason": record.reason, "signal_id": record.signal_id})
+        outcome, reason, orders = signals.execute(tenant, bot, parsed.signal, now)
+        _finish(record, outcome, reason)
+        return Answer(200, {"status": outcome, "reason": reason, "signal_id": record.signal_id, "orders": orders})
 
 
 def _record_once(bot: Bot, parsed: signals.Parsed) -> Signal | None:
@@ -88,14 +112,14 @@ def _record_once(bot: Bot, parsed: signals.Parsed) -> Signal | None:
     return record
 
 
-def _refuse(bot, refused: signals.Refused, payload: dict) -> JsonResponse:
+def _refuse(bot, refused: signals.Refused, payload: dict) -> Answer:
     stripped = {key: value for key, value in payload.items() if key != "secret"}
     Signal.objects.create(bot=bot, signal_id=f"rejected-{time.time_ns()}", action=str(payload.get("action", ""))[:20],
                           strength=str(payload.get("strength", ""))[:10], payload=stripped,
                           outcome=Signal.Outcome.REJECTED, reason=refused.reason[:500])
-    return JsonResponse({"error": refused.reason}, status=refused.status)
+    return Answer(refused.status, {"error": refused.reason})
 
 
 def _finish(record: Signal, outcome: str, reason: str) -> None:
     record.outcome, record.reason = outcome, reason[:500]
-    Signal.objects.filter(pk=record.pk).update(outcome=record.outcome, reason=record.reason)
+    rows.update(record, ["outcome", "reason"])

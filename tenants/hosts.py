@@ -1,4 +1,5 @@
-"""Absolute URLs across hosts: the public site and `<slug>.<BASE_DOMAIN>` workspaces.
+"""Hosts: the public site and `<slug>.<BASE_DOMAIN>` workspaces. Which workspace a
+host names, and absolute URLs across hosts.
 
 With a request at hand, scheme and port come from it (so a dev server on any port,
 or a test server, links to itself); without one (emails from background jobs) they
@@ -39,3 +40,18 @@ def _absolute(host: str, path: str, request) -> str:
         scheme, port = parts.scheme, str(parts.port or DEFAULT_PORTS[parts.scheme])
     netloc = host if DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
     return f"{scheme}://{netloc}{path}"
+
+
+def workspace_for_host(host: str):
+    """The workspace `host` names, with its subscription and plan (the plan's limits and
+    features are read on every request), or None. For the stacks outside django-tenants'
+    middleware: websockets and the signal webhook's lane."""
+    from tenants.models import Domain, Tenant
+
+    host = host.lower()
+    if not host.endswith("." + settings.BASE_DOMAIN):
+        return None
+    domain = Domain.objects.select_related("tenant__subscription__plan").filter(domain=host).first()
+    if domain is None or domain.tenant.kind != Tenant.Kind.WORKSPACE:
+        return None
+    return domain.tenant

@@ -7,10 +7,9 @@ from urllib.parse import urlsplit
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
-from django.conf import settings
 
 from accounts.models import Membership
-from tenants.models import Domain, Tenant
+from tenants.hosts import workspace_for_host
 
 CLOSE_NOT_ALLOWED = 4403
 
@@ -28,14 +27,6 @@ def origin_matches_host(scope) -> bool:
     socket with the visitor's session: only the host's own origin is accepted."""
     origin = header(scope, b"origin")
     return not origin or urlsplit(origin).netloc.lower() == header(scope, b"host").lower()
-
-
-@database_sync_to_async
-def _workspace_for_host(host: str):
-    domain = Domain.objects.select_related("tenant").filter(domain=host).first()
-    if domain is None or domain.tenant.kind != Tenant.Kind.WORKSPACE:
-        return None
-    return domain.tenant
 
 
 @database_sync_to_async
@@ -62,10 +53,8 @@ class TenantWebsocketMiddleware:
         self.inner = AuthMiddlewareStack(_RequireMembership(inner))
 
     async def __call__(self, scope, receive, send):
-        host = header(scope, b"host").split(":")[0].lower()
-        tenant = None
-        if host.endswith("." + settings.BASE_DOMAIN) and origin_matches_host(scope):
-            tenant = await _workspace_for_host(host)
+        host = header(scope, b"host").split(":")[0]
+        tenant = await database_sync_to_async(workspace_for_host)(host) if origin_matches_host(scope) else None
         if tenant is None:
             return await _refuse(receive, send)
         scope = dict(scope, tenant=tenant)
