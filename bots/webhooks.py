@@ -53,11 +53,15 @@ def signal_webhook(request, token):
 def receive_signal(tenant, token: str, content_type: str, body: bytes) -> Answer:
     """Everything the webhook does once the workspace is known from the host."""
     with in_schema(tenant.schema_name):
-        found = rows.select(Bot, "webhook_token_hash = %s AND strategy = 'signal'", [token_hash(token)])
+        reads, hashed = rows.Batch(), token_hash(token)
+        found = reads.select(Bot, "webhook_token_hash = %s AND strategy = 'signal'", [hashed])
+        connections = reads.select(ExchangeConnection, "id = (SELECT connection_id FROM bots_bot "
+                                                       "WHERE webhook_token_hash = %s AND strategy = 'signal')", [hashed])
+        reads.run()
         if not found:
             return Answer(404, {"error": "Unknown webhook."})
         bot = found[0]
-        bot.connection = rows.get(ExchangeConnection, "id = %s", [bot.connection_id])
+        bot.connection = connections[0]
         plan = tenant.subscription.plan  # read with the tenant, no query
         if not plan.webhooks_and_signal_bots:
             return Answer(403, {"error": "The workspace's plan does not include webhooks."})

@@ -20,7 +20,7 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from exchanges import markets
@@ -60,11 +60,15 @@ class _Book:
     """Balances and positions of one account, loaded once per operation and written
     back at the end."""
 
-    def __init__(self, account: PaperAccount):
+    def __init__(self, account: PaperAccount, balances: list[PaperBalance], positions: list[PaperPosition]):
         self.account = account
-        self.balances = {b.asset: b for b in rows.select(PaperBalance, "account_id = %s", [account.pk])}
-        self.positions = {p.symbol: p for p in rows.select(PaperPosition, "account_id = %s", [account.pk])}
+        self.balances = {b.asset: b for b in balances}
+        self.positions = {p.symbol: p for p in positions}
         self.dirty: dict[tuple[str, str], object] = {}
+        # The operation's other writes (orders, trades, the account) go out with the
+        # balances and positions, in one round trip.
+        self.writes = rows.Batch()
+        self.new_order_id: int | None = None  # taken by _open for an order to be created
 
     def balance(self, asset: str) -> PaperBalance:
         if asset not in self.balances:
@@ -103,7 +107,8 @@ class _Book:
 
     def save(self) -> None:
         for row in self.dirty.values():
-            rows.save(row)
+            self.writes.save(row)
+        self.writes.run()
 
 
 class PaperLedger:
@@ -117,7 +122,7 @@ class PaperLedger:
     def create_order(self, symbol, type, side, amount, price=None, params=None) -> dict:
         params = params or {}
         with transaction.atomic():
-            account, book, now = self._open()
+            account, book, now = self._open(new_order=True)
             market = self._market(symbol)
             if side not in ("buy", "sell"):
                 raise InvalidOrder(f"Unknown side {side!r}.")
@@ -136,8 +141,6 @@ class PaperLedger:
                 raise InvalidOrder(f"Order value is below the minimum of {market['limits']['cost']['min']} {QUOTE}.")
 
             client_order_id = str(params.get("clientOrderId") or f"paper-{account.next_order_id}")
-            if self._exists(account, client_order_id):
-                raise DuplicateOrder(f"An order with client order id {client_order_id} exists already.")
             held = book.positions.get(symbol)
             # An open position keeps the leverage it was opened with.
             leverage = held.leverage if held and held.contracts else Decimal(str(params.get("leverage") or 1))
@@ -148,7 +151,7 @@ class PaperLedger:
                 raise InvalidOrder("Reduce-only applies to perpetual positions.")
 
             order = PaperOrder(
-                account=account,
+                id=book.new_order_id, account=account,
                 exchange_order_id=str(account.next_order_id),
                 client_order_id=client_order_id,
                 symbol=symbol, side=side, type=type, price=price, amount=amount,
@@ -156,17 +159,23 @@ class PaperLedger:
                 created_ts=now, updated_ts=now,
             )
             account.next_order_id += 1
-            rows.update(account, ["next_order_id"])
+            book.writes.update(account, ["next_order_id"])
             if reduce_only:
                 self._check_reduces(book, order)
             marketable = type == "market" or (price >= current if side == "buy" else price <= current)
             fill = self._fill(book, order, current, now, taker=True) if marketable else None
             if not marketable:
                 self._reserve(book, order, market)
-            rows.insert(order)
+            book.writes.insert(order)
             if fill:
-                self._record_trade(order, fill, now)
-            book.save()
+                self._record_trade(book, order, fill, now)
+            try:
+                book.save()
+            except IntegrityError as error:
+                if getattr(error.__cause__, "diag", None) and error.__cause__.diag.constraint_name == \
+                        "paper_client_order_id_unique":
+                    raise DuplicateOrder(f"An order with client order id {client_order_id} exists already.") from None
+                raise
             return self._order_dict(order)
 
     def cancel_order(self, id=None, client_order_id=None) -> dict:
@@ -178,7 +187,7 @@ class PaperLedger:
             self._release(book, order)
             order.status = PaperOrder.Status.CANCELED
             order.updated_ts = now
-            rows.update(order)
+            book.writes.update(order)
             book.save()
             return self._order_dict(order)
 
@@ -239,13 +248,23 @@ class PaperLedger:
 
     # --- internals -----------------------------------------------------------------
 
-    def _open(self):
-        """Lock the account (one operation at a time per account) and catch up with the
-        price path."""
-        account = rows.get(PaperAccount, "id = %s", [self.account_id], for_update=True)
-        book = _Book(account)
+    def _open(self, *, new_order: bool = False):
+        """Lock the account (one operation at a time per account), read its books and
+        catch up with the price path; with `new_order`, take an id for an order."""
+        reads = rows.Batch()
+        accounts = reads.select(PaperAccount, "id = %s", [self.account_id], for_update=True)
+        balances = reads.select(PaperBalance, "account_id = %s", [self.account_id])
+        positions = reads.select(PaperPosition, "account_id = %s", [self.account_id])
+        open_limit_symbols = reads.fetch(
+            "SELECT symbol, min(created_ts) FROM exchanges_paperorder "
+            "WHERE account_id = %s AND status = 'open' AND type = 'limit' GROUP BY symbol", [self.account_id])
+        new_ids = reads.fetch("SELECT nextval(pg_get_serial_sequence('exchanges_paperorder', 'id'))") if new_order else []
+        reads.run()
+        account = rows.one(PaperAccount, accounts)
+        book = _Book(account, balances, positions)
+        book.new_order_id = new_ids[0][0] if new_ids else None
         now = self.clock()
-        self._match(account, book, now)
+        self._match(account, book, now, open_limit_symbols)
         return account, book, now
 
     @staticmethod
@@ -254,13 +273,6 @@ class PaperLedger:
             return markets.market(symbol)
         except markets.UnknownMarket:
             raise InvalidOrder(f"The paper exchange has no market {symbol}.") from None
-
-    @staticmethod
-    def _exists(account, client_order_id: str) -> bool:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM exchanges_paperorder WHERE account_id = %s AND client_order_id = %s LIMIT 1",
-                           [account.pk, client_order_id])
-            return cursor.fetchone() is not None
 
     @staticmethod
     def _find(account, id, client_order_id) -> PaperOrder:
@@ -272,16 +284,13 @@ class PaperLedger:
             raise OrderNotFound(f"No order {id or client_order_id}.")
         return order
 
-    def _match(self, account, book, now: float) -> None:
+    def _match(self, account, book, now: float, first_created_by_symbol: list[tuple[str, float]]) -> None:
         """Walk the path from the account's last match (or an order's creation, if later)
-        to now; one watermark per account, so a match writes one row, not one per order."""
+        to now; one watermark per account, so a match writes one row, not one per order.
+        `first_created_by_symbol`: the open limit orders' symbols, with the oldest one's
+        creation time."""
         if now - account.matched_until < MATCH_GRANULARITY:
             return
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT symbol, min(created_ts) FROM exchanges_paperorder "
-                           "WHERE account_id = %s AND status = 'open' AND type = 'limit' GROUP BY symbol",
-                           [account.pk])
-            first_created_by_symbol = cursor.fetchall()
         if not first_created_by_symbol:
             # Nothing to match. The watermark may stay behind: a later order's match
             # starts at its own creation anyway.
@@ -314,11 +323,11 @@ class PaperLedger:
                 fill = None
                 order.status = PaperOrder.Status.CANCELED
                 order.updated_ts = at
-            rows.update(order)
+            book.writes.update(order)
             if fill:
-                self._record_trade(order, fill, at)
+                self._record_trade(book, order, fill, at)
         account.matched_until = now
-        rows.update(account, ["matched_until"])
+        book.writes.update(account, ["matched_until"])
 
     def _reserve(self, book: _Book, order: PaperOrder, market) -> None:
         fee_rate = max(market["maker"], market["taker"])
@@ -416,8 +425,8 @@ class PaperLedger:
         return realized
 
     @staticmethod
-    def _record_trade(order: PaperOrder, fill: dict, at: float) -> None:
-        rows.insert(PaperTrade(
+    def _record_trade(book: _Book, order: PaperOrder, fill: dict, at: float) -> None:
+        book.writes.insert(PaperTrade(
             account_id=order.account_id, order=order, trade_id=f"{order.exchange_order_id}-1",
             symbol=order.symbol, side=order.side, price=fill["price"], amount=order.filled, cost=fill["cost"],
             fee_cost=fill["fee"], fee_currency=QUOTE, taker_or_maker="taker" if fill["taker"] else "maker",

@@ -13,61 +13,132 @@ from functools import cache
 from django.db import connection
 
 
+class Batch:
+    """Statements sent to PostgreSQL in one round trip, run in order when run() is called.
+
+    A round trip costs more than a small statement here (about 120 µs of CPU, between
+    this process and the server, against 30 µs for a statement in a batch), so a
+    unit of work reads what it needs in one batch and writes what it changed in
+    another. select() and fetch() return lists that run() fills; insert() sets primary
+    keys when it runs. A statement that fails raises from run(), and the statements
+    after it do not run."""
+
+    def __init__(self):
+        self._statements: list[tuple[str, list, object]] = []
+
+    def select(self, model, where: str, params=(), *, order_by: str = "", for_update: bool = False) -> list:
+        """Instances of `model` from `SELECT <its columns> FROM <its table> WHERE <where>`."""
+        sql = _select_sql(model) + " WHERE " + where
+        if order_by:
+            sql += " ORDER BY " + order_by
+        if for_update:
+            sql += " FOR UPDATE"
+        found = []
+        self._statements.append((sql, list(params), lambda fetched: found.extend(_instance(model, row)
+                                                                                 for row in fetched)))
+        return found
+
+    def fetch(self, sql: str, params=()) -> list:
+        """The rows (tuples) of any statement that returns rows."""
+        found = []
+        self._statements.append((sql, list(params), found.extend))
+        return found
+
+    def execute(self, sql: str, params=()) -> None:
+        self._statements.append((sql, list(params), None))
+
+    def insert(self, *objects) -> None:
+        """INSERT the objects (all of one model) in one statement; their primary keys are
+        set when it runs (or written, when set already on all of them)."""
+        if not objects:
+            return
+        model = type(objects[0])
+        with_key = all(obj.pk is not None for obj in objects)
+        fields = _insert_fields(model, with_key)
+        placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        params = [field.get_db_prep_save(field.pre_save(obj, add=True), connection)
+                  for obj in objects for field in fields]
+        sql = (_insert_sql(model, with_key) + ", ".join([placeholders] * len(objects))
+               + f" RETURNING {_quoted(model._meta.pk.column)}")
+        self._statements.append((sql, params, lambda keys: _stored(objects, keys)))
+
+    def update(self, obj, fields=None) -> None:
+        """UPDATE the named fields (all of them by default) of a stored object, and its
+        auto_now dates, as Model.save does."""
+        model = type(obj)
+        chosen = _update_fields(model, tuple(fields) if fields is not None else None)
+        if not chosen:
+            return
+        params = [field.get_db_prep_save(field.pre_save(obj, add=False), connection) for field in chosen]
+        self._statements.append((_update_sql(model, tuple(field.attname for field in chosen)), [*params, obj.pk],
+                                 None))
+
+    def save(self, obj) -> None:
+        """insert() a new object, update() a stored one."""
+        if obj._state.adding:
+            self.insert(obj)
+        else:
+            self.update(obj)
+
+    def run(self) -> None:
+        statements, self._statements = self._statements, []
+        if not statements:
+            return
+        with connection.cursor() as cursor:
+            # One simple-protocol query: psycopg's client-side binding merges the
+            # parameters, so several statements can travel together.
+            cursor.execute(";\n".join(sql for sql, _params, _then in statements),
+                           [param for _sql, params, _then in statements for param in params])
+            for index, (_sql, _params, then) in enumerate(statements):
+                if index:
+                    cursor.nextset()
+                if then is not None:
+                    then(cursor.fetchall())
+
+
 def select(model, where: str, params=(), *, order_by: str = "", for_update: bool = False) -> list:
-    """Instances of `model` from `SELECT <its columns> FROM <its table> WHERE <where>`."""
-    sql = _select_sql(model) + " WHERE " + where
-    if order_by:
-        sql += " ORDER BY " + order_by
-    if for_update:
-        sql += " FOR UPDATE"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return [_instance(model, row) for row in rows]
+    """Batch.select, on its own."""
+    batch = Batch()
+    found = batch.select(model, where, params, order_by=order_by, for_update=for_update)
+    batch.run()
+    return found
 
 
-def get(model, where: str, params=(), *, for_update: bool = False):
-    """The one row, or model.DoesNotExist, as QuerySet.get."""
-    found = select(model, where, params, for_update=for_update)
-    if not found:
-        raise model.DoesNotExist(f"{model.__name__} matching {where} {list(params)} does not exist.")
+def one(model, found: list):
+    """The only instance in `found`; DoesNotExist or MultipleObjectsReturned as QuerySet.get."""
+    if len(found) != 1:
+        error = model.DoesNotExist if not found else model.MultipleObjectsReturned
+        raise error(f"{len(found)} {model.__name__} rows match.")
     return found[0]
 
 
+def get(model, where: str, params=(), *, for_update: bool = False):
+    """The one row, as QuerySet.get."""
+    return one(model, select(model, where, params, for_update=for_update))
+
+
 def insert(*objects) -> None:
-    """INSERT the objects (all of one model) in one statement and set their primary keys."""
-    if not objects:
-        return
-    model = type(objects[0])
-    fields = _insert_fields(model)
-    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    params = [field.get_db_prep_save(field.pre_save(obj, add=True), connection)
-              for obj in objects for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(model) + ", ".join([placeholders] * len(objects))
-                       + f" RETURNING {_quoted(model._meta.pk.column)}", params)
-        keys = cursor.fetchall()
-    for obj, (key,) in zip(objects, keys, strict=True):
-        obj.pk = key
-        obj._state.adding, obj._state.db = False, connection.alias
+    batch = Batch()
+    batch.insert(*objects)
+    batch.run()
 
 
 def update(obj, fields=None) -> None:
-    """UPDATE the named fields (all of them by default) of a stored object, and its
-    auto_now dates, as Model.save does."""
-    model = type(obj)
-    chosen = _update_fields(model, tuple(fields) if fields is not None else None)
-    params = [field.get_db_prep_save(field.pre_save(obj, add=False), connection) for field in chosen]
-    with connection.cursor() as cursor:
-        cursor.execute(_update_sql(model, tuple(field.attname for field in chosen)), [*params, obj.pk])
+    batch = Batch()
+    batch.update(obj, fields)
+    batch.run()
 
 
 def save(obj) -> None:
-    """insert() a new object, update() a stored one."""
-    if obj._state.adding:
-        insert(obj)
-    else:
-        update(obj)
+    batch = Batch()
+    batch.save(obj)
+    batch.run()
+
+
+def _stored(objects, keys) -> None:
+    for obj, (key,) in zip(objects, keys, strict=True):
+        obj.pk = key
+        obj._state.adding, obj._state.db = False, connection.alias
 
 
 def _instance(model, row):
@@ -100,13 +171,13 @@ def _converters(model) -> list:
 
 
 @cache
-def _insert_fields(model) -> list:
-    return [field for field in model._meta.concrete_fields if not field.primary_key]
+def _insert_fields(model, with_key: bool) -> list:
+    return [field for field in model._meta.concrete_fields if with_key or not field.primary_key]
 
 
 @cache
-def _insert_sql(model) -> str:
-    columns = ", ".join(_quoted(field.column) for field in _insert_fields(model))
+def _insert_sql(model, with_key: bool) -> str:
+    columns = ", ".join(_quoted(field.column) for field in _insert_fields(model, with_key))
     return f"INSERT INTO {_quoted(model._meta.db_table)} ({columns}) VALUES "
 
 
@@ -115,6 +186,9 @@ def _update_fields(model, names: tuple | None) -> list:
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     if names is None:
         return fields
+    unknown = set(names) - {field.name for field in fields} - {field.attname for field in fields}
+    if unknown:
+        raise ValueError(f"{model.__name__} has no fields {sorted(unknown)} to update.")
     return [field for field in fields if field.name in names or field.attname in names
             or getattr(field, "auto_now", False)]
 

@@ -61,11 +61,12 @@ def load(schema: str, bot_id: int) -> Snapshot | None:
 def orders_and_books(schema: str, bot_id: int) -> tuple[list[Order], dict[str, Book]]:
     """A bot's pending and open orders, and its position per symbol."""
     with in_schema(schema):
-        orders = rows.select(Order, "bot_id = %s AND status IN (%s, %s)", [bot_id, Order.Status.PENDING, Order.Status.OPEN],
-                             order_by="id")
-        books = {p.symbol: Book(p.amount, p.average_price, p.realized_pnl, p.fees)
-                 for p in rows.select(Position, "bot_id = %s", [bot_id])}
-        return orders, books
+        reads = rows.Batch()
+        orders = reads.select(Order, "bot_id = %s AND status IN (%s, %s)",
+                              [bot_id, Order.Status.PENDING, Order.Status.OPEN], order_by="id")
+        positions = reads.select(Position, "bot_id = %s", [bot_id])
+        reads.run()
+        return orders, {p.symbol: Book(p.amount, p.average_price, p.realized_pnl, p.fees) for p in positions}
 
 
 def realized_today(bot_id: int) -> Decimal:
@@ -113,11 +114,19 @@ def _hold(lease: Lease) -> None:
 def settle(schema: str, order_id: int, reported: dict, quote: str) -> tuple[Order, list[Fill]]:
     """Bring an order in line with what the exchange reports; record new fills once."""
     with in_schema(schema), transaction.atomic():
-        order = rows.get(Order, "id = %s", [order_id], for_update=True)
+        reads = rows.Batch()
+        orders = reads.select(Order, "id = %s", [order_id], for_update=True)
+        # The position is locked with the order: the fill, if any, moves it.
+        positions = reads.select(Position, "(bot_id, symbol) = (SELECT bot_id, symbol FROM bots_order WHERE id = %s)",
+                                 [order_id], for_update=True)
+        reads.run()
+        order = rows.one(Order, orders)
+        writes = rows.Batch()
         fills = []
         filled = _decimal(reported.get("filled")) or ZERO
         if filled > order.filled:
-            fills.append(_record_fill(order, reported, filled, quote))
+            position = positions[0] if positions else _new_position(order.bot_id, order.symbol)
+            fills.append(_record_fill(writes, order, position, reported, filled, quote))
         if reported.get("id"):
             order.exchange_order_id = str(reported["id"])
         status = STATUS.get(str(reported.get("status") or "").lower())
@@ -125,11 +134,13 @@ def settle(schema: str, order_id: int, reported: dict, quote: str) -> tuple[Orde
             order.status = status
         elif order.status == Order.Status.PENDING:
             order.status = Order.Status.OPEN
-        rows.update(order)
+        writes.update(order)
+        writes.run()
         return order, fills
 
 
-def _record_fill(order: Order, reported: dict, filled: Decimal, quote: str) -> Fill:
+def _record_fill(writes: rows.Batch, order: Order, position: Position, reported: dict, filled: Decimal,
+                 quote: str) -> Fill:
     average = _decimal(reported.get("average")) or _decimal(reported.get("price")) or order.price
     delta = filled - order.filled
     previous_cost = order.filled * (order.average or ZERO)
@@ -138,17 +149,16 @@ def _record_fill(order: Order, reported: dict, filled: Decimal, quote: str) -> F
     fee = max(fee_total - order.fee, ZERO)
     # The order's row lock serialises settling it, and `filled` only grows in the same
     # transaction as its fills: a fill beyond it is new (the unique sequence guards that).
-    position = _locked_position(order.bot_id, order.symbol)
     book, realized = apply_fill(Book(position.amount, position.average_price, position.realized_pnl, position.fees),
                                 order.side, delta, price, fee)
     fill = Fill(order=order, sequence=format(filled.normalize(), "f"), bot_id=order.bot_id,
                 symbol=order.symbol, side=order.side, price=price, amount=delta, fee=fee,
                 realized_pnl=realized, timestamp=_timestamp(reported))
-    rows.insert(fill)
+    writes.insert(fill)
     position.amount, position.average_price = book.amount, book.average_price
     position.realized_pnl, position.fees = book.realized_pnl, book.fees
-    rows.update(position, ["amount", "average_price", "realized_pnl", "fees"])
-    rows.insert(BotEvent(
+    writes.update(position, ["amount", "average_price", "realized_pnl", "fees"])
+    writes.insert(BotEvent(
         bot_id=order.bot_id, kind=BotEvent.Kind.ORDER_FILLED,
         message=f"{order.side.capitalize()} {delta.normalize():f} {order.symbol} at {price.normalize():f} ({order.tag})",
         data={"order": order.client_order_id, "realized_pnl": str(realized)},
@@ -157,11 +167,8 @@ def _record_fill(order: Order, reported: dict, filled: Decimal, quote: str) -> F
     return fill
 
 
-def _locked_position(bot_id: int, symbol: str) -> Position:
-    """The bot's position row in `symbol`, locked; created empty the first time."""
-    found = rows.select(Position, "bot_id = %s AND symbol = %s", [bot_id, symbol], for_update=True)
-    if found:
-        return found[0]
+def _new_position(bot_id: int, symbol: str) -> Position:
+    """The bot's first position row in `symbol`, empty and locked."""
     with db.cursor() as cursor:
         cursor.execute("INSERT INTO bots_position (bot_id, symbol, amount, average_price, realized_pnl, fees) "
                        "VALUES (%s, %s, 0, 0, 0, 0) ON CONFLICT (bot_id, symbol) DO NOTHING", [bot_id, symbol])

@@ -165,6 +165,13 @@ def test_get_raises_the_models_does_not_exist_when_nothing_matches(bot):
         rows.get(Order, "client_order_id = %s", ["nowhere"])
 
 
+def test_get_raises_multiple_objects_returned_when_several_rows_match(bot):
+    rows.insert(order(bot, 1), order(bot, 2))
+
+    with pytest.raises(Order.MultipleObjectsReturned):
+        rows.get(Order, "bot_id = %s", [bot.pk])
+
+
 def test_insert_of_several_objects_is_one_statement_and_sets_each_pk_in_order(bot):
     orders = [order(bot, number) for number in range(4)]
     Order.objects.exists()  # the schema's search_path is set before counting
@@ -268,6 +275,25 @@ def test_update_takes_a_foreign_keys_name_or_its_attname(bot, paper):
     rows.update(second, ["bot_id"])
 
     assert (orm(first).bot_id, orm(second).bot_id) == (other.pk, other.pk)
+
+
+def test_update_refuses_a_field_the_model_does_not_have(bot):
+    stored = order(bot, 1)
+    rows.insert(stored)
+
+    with pytest.raises(ValueError, match="stauts"):
+        rows.update(stored, ["stauts"])
+
+
+def test_update_of_no_fields_writes_nothing(bot):
+    balance = PaperBalance.objects.get(asset="USDT")
+    balance.free += 1
+
+    with CaptureQueriesContext(connection) as queries:
+        rows.update(balance, [])
+
+    assert len(queries) == 0
+    assert PaperBalance.objects.get(pk=balance.pk).free == balance.free - 1
 
 
 def test_update_with_no_field_list_writes_every_field(bot):
