@@ -135,9 +135,11 @@ def _positive(value, name) -> Decimal | None:
     return number
 
 
-def execute(tenant, bot, signal: base.Signal, now: float) -> tuple[str, str, list[str]]:
+def execute(tenant, bot, signal: base.Signal, now: float) -> tuple[str, str, list[str], list[tuple]]:
     """Run the signal through the bot's strategy and place what it asks for. `bot` comes
-    with its connection, as the webhook just read it."""
+    with its connection, as the webhook just read it. Returns the outcome, its reason,
+    the orders' client ids and the bot events to record (the caller writes them with the
+    signal's outcome)."""
     connection, schema = bot.connection, tenant.schema_name
     if connection.is_paper and connection.market_data != connection.MarketData.LIVE:
         # The paper exchange is this database: nothing in the signal's coroutines waits on
@@ -200,10 +202,8 @@ async def _execute(tenant, bot, signal, now, *, adapter, run):
                     outcome, reason = Signal.Outcome.FAILED, str(placed.error)
                     break
                 outcome = Signal.Outcome.ACCEPTED
-        if events:
-            await run(store.add_events, schema, bot.pk, events)
-        return outcome, reason, client_ids
+        return outcome, reason, client_ids, events
     except ExchangeError as failure:
-        return Signal.Outcome.FAILED, str(failure), []
+        return Signal.Outcome.FAILED, str(failure), [], []
     finally:
         await adapter.close()

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 from accounts.access import open_to_non_members
 from bots import signals
 from bots.actions import token_hash, webhook_credentials
+from bots.engine import store
 from bots.models import Bot, Signal
 from exchanges.models import ExchangeConnection
 from tenants import rows
@@ -91,8 +92,8 @@ def receive_signal(tenant, token: str, content_type: str, body: bytes) -> Answer
         if bot.state != Bot.State.RUNNING:
             _finish(record, Signal.Outcome.DROPPED, f"The bot is {bot.get_state_display().lower()}.")
             return Answer(409, {"status": "dropped", "reason": record.reason, "signal_id": record.signal_id})
-        outcome, reason, orders = signals.execute(tenant, bot, parsed.signal, now)
-        _finish(record, outcome, reason)
+        outcome, reason, orders, events = signals.execute(tenant, bot, parsed.signal, now)
+        _finish(record, outcome, reason, events)
         return Answer(200, {"status": outcome, "reason": reason, "signal_id": record.signal_id, "orders": orders})
 
 
@@ -124,6 +125,10 @@ def _refuse(bot, refused: signals.Refused, payload: dict) -> Answer:
     return Answer(refused.status, {"error": refused.reason})
 
 
-def _finish(record: Signal, outcome: str, reason: str) -> None:
+def _finish(record: Signal, outcome: str, reason: str, events=()) -> None:
+    """The signal's outcome, and the bot events it caused, in one round trip."""
     record.outcome, record.reason = outcome, reason[:500]
-    rows.update(record, ["outcome", "reason"])
+    writes = rows.Batch()
+    writes.insert(*store.event_rows(record.bot_id, events))
+    writes.update(record, ["outcome", "reason"])
+    writes.run()

@@ -112,8 +112,11 @@ class _Book:
 
 
 class PaperLedger:
-    def __init__(self, account_id: int, feed, clock=time.time):
+    def __init__(self, account_id: int | None, feed, clock=time.time, *, connection_id: int | None = None):
+        """The ledger of one account, named by its id, or by its connection's until the
+        first operation has read it."""
         self.account_id = account_id
+        self.connection_id = connection_id
         self.feed = feed
         self.clock = clock
 
@@ -252,15 +255,22 @@ class PaperLedger:
         """Lock the account (one operation at a time per account), read its books and
         catch up with the price path; with `new_order`, take an id for an order."""
         reads = rows.Batch()
-        accounts = reads.select(PaperAccount, "id = %s", [self.account_id], for_update=True)
-        balances = reads.select(PaperBalance, "account_id = %s", [self.account_id])
-        positions = reads.select(PaperPosition, "account_id = %s", [self.account_id])
+        if self.account_id is None:
+            accounts = reads.select(PaperAccount, "connection_id = %s", [self.connection_id], for_update=True)
+            of_account, key = "account_id = (SELECT id FROM exchanges_paperaccount WHERE connection_id = %s)", \
+                self.connection_id
+        else:
+            accounts = reads.select(PaperAccount, "id = %s", [self.account_id], for_update=True)
+            of_account, key = "account_id = %s", self.account_id
+        balances = reads.select(PaperBalance, of_account, [key])
+        positions = reads.select(PaperPosition, of_account, [key])
         open_limit_symbols = reads.fetch(
             "SELECT symbol, min(created_ts) FROM exchanges_paperorder "
-            "WHERE account_id = %s AND status = 'open' AND type = 'limit' GROUP BY symbol", [self.account_id])
+            f"WHERE {of_account} AND status = 'open' AND type = 'limit' GROUP BY symbol", [key])
         new_ids = reads.fetch("SELECT nextval(pg_get_serial_sequence('exchanges_paperorder', 'id'))") if new_order else []
         reads.run()
         account = rows.one(PaperAccount, accounts)
+        self.account_id = account.pk
         book = _Book(account, balances, positions)
         book.new_order_id = new_ids[0][0] if new_ids else None
         now = self.clock()

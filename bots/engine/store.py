@@ -205,8 +205,12 @@ def save_runtime(schema: str, bot_id: int, **fields) -> None:
 
 def add_events(schema: str, bot_id: int, events: list[tuple[str, str, bool, dict]]) -> None:
     with in_schema(schema):
-        rows.insert(*[BotEvent(bot_id=bot_id, kind=kind, message=message[:500], alert=alert, data=data)
-                      for kind, message, alert, data in events])
+        rows.insert(*event_rows(bot_id, events))
+
+
+def event_rows(bot_id: int, events: list[tuple[str, str, bool, dict]]) -> list[BotEvent]:
+    return [BotEvent(bot_id=bot_id, kind=kind, message=message[:500], alert=alert, data=data)
+            for kind, message, alert, data in events]
 
 
 def heartbeat(schema: str, beats: dict[int, tuple[float, Decimal | None]], points: list[tuple[int, str, float, Decimal]]) -> None:

@@ -28,7 +28,8 @@ def simulated_feed() -> SimulatedFeed:
     return _simulated[seed]
 
 
-def feed_for(connection: ExchangeConnection, account: PaperAccount):
+def feed_for(connection: ExchangeConnection, account: PaperAccount | None):
+    """The price path of a paper account; `account` is needed for a replay only."""
     if connection.market_data == ExchangeConnection.MarketData.REPLAY:
         return ReplayFeed(connection.replay_dataset, epoch=account.epoch)
     if connection.market_data == ExchangeConnection.MarketData.LIVE:
@@ -59,8 +60,11 @@ class PaperAdapter(ExchangeAdapter):
     def _ledger_here(self) -> PaperLedger:
         """The account's ledger; call inside the schema."""
         if self._ledger is None:
-            account = rows.get(PaperAccount, "connection_id = %s", [self.connection.pk])
-            self._ledger = PaperLedger(account.pk, feed_for(self.connection, account), clock=self.clock)
+            # Only a replay needs the account (its epoch) before the first operation.
+            replay = self.connection.market_data == ExchangeConnection.MarketData.REPLAY
+            account = rows.get(PaperAccount, "connection_id = %s", [self.connection.pk]) if replay else None
+            self._ledger = PaperLedger(account.pk if account else None, feed_for(self.connection, account),
+                                       clock=self.clock, connection_id=self.connection.pk)
         return self._ledger
 
     async def _call(self, method, *args, symbols=None):
@@ -80,11 +84,9 @@ class PaperAdapter(ExchangeAdapter):
 
     def _symbols_in_play(self) -> list[str]:
         with in_schema(self.schema_name):
-            account_id = self._ledger_here().account_id
-            open_symbols = PaperOrder.objects.filter(account_id=account_id, status="open").values_list(
-                "symbol", flat=True)
-            held = PaperPosition.objects.filter(account_id=account_id).exclude(contracts=0).values_list(
-                "symbol", flat=True)
+            account = {"account__connection_id": self.connection.pk}
+            open_symbols = PaperOrder.objects.filter(**account, status="open").values_list("symbol", flat=True)
+            held = PaperPosition.objects.filter(**account).exclude(contracts=0).values_list("symbol", flat=True)
             return sorted(set(open_symbols) | set(held))
 
     def _feed_call(self, method, *args):
