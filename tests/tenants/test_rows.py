@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import FloatField
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -369,3 +369,54 @@ def test_select_and_get_for_update_end_their_sql_with_for_update(bot):
     assert "FOR UPDATE" not in selects[2]
     assert [o.pk for o in locked] == sorted([first.pk, second.pk])
     assert got.pk == plain[0].pk == first.pk
+
+
+def test_a_batch_sends_its_statements_in_one_round_trip_and_fills_each_result_in_order(bot):
+    stored = order(bot, 1)
+    rows.insert(stored)
+    batch = rows.Batch()
+    fresh = order(bot, 2)
+    batch.insert(fresh)
+    stored.status = Order.Status.OPEN
+    batch.update(stored, ["status"])
+    orders = batch.select(Order, "bot_id = %s", [bot.pk], order_by="id")
+    counted = batch.fetch("SELECT count(*) FROM bots_order WHERE bot_id = %s", [bot.pk])
+
+    with CaptureQueriesContext(connection) as queries:
+        batch.run()
+
+    assert len(queries) == 1
+    assert fresh.pk is not None and not fresh._state.adding
+    # Each statement sees the ones before it.
+    assert [(o.pk, o.status) for o in orders] == [(stored.pk, "open"), (fresh.pk, "pending")]
+    assert counted == [(2,)]
+
+
+def test_a_batch_writes_a_primary_key_set_beforehand(bot):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('bots_order', 'id'))")
+        taken = cursor.fetchone()[0]
+    rows.insert(order(bot, 1, id=taken))
+
+    assert Order.objects.get(client_order_id=f"rows-{bot.pk}-1").pk == taken
+
+
+def test_a_failing_statement_raises_from_run_and_the_ones_after_it_do_not_run(bot):
+    rows.insert(order(bot, 1))
+    batch = rows.Batch()
+    batch.insert(order(bot, 1))  # the same client order id: unique
+    after = order(bot, 2)
+    batch.insert(after)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        batch.run()
+
+    assert after.pk is None
+    assert not Order.objects.filter(client_order_id=f"rows-{bot.pk}-2").exists()
+
+
+def test_running_an_empty_batch_sends_nothing(bot):
+    with CaptureQueriesContext(connection) as queries:
+        rows.Batch().run()
+
+    assert len(queries) == 0
