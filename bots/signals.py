@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 from asgiref.sync import async_to_sync
 
-from bots.engine import execution, store
+from bots.engine import execution
 from bots.models import BotEvent, Signal
 from bots.strategies import base
 from bots.strategies.signal import ACTIONS, STRENGTHS, SignalStrategy
@@ -135,9 +135,11 @@ def _positive(value, name) -> Decimal | None:
     return number
 
 
-def execute(tenant, bot, signal: base.Signal, now: float) -> tuple[str, str, list[str], list[tuple]]:
+def execute(tenant, bot, signal: base.Signal, now: float,
+            orders_and_books: tuple) -> tuple[str, str, list[str], list[tuple]]:
     """Run the signal through the bot's strategy and place what it asks for. `bot` comes
-    with its connection, as the webhook just read it. Returns the outcome, its reason,
+    with its connection, and its pending and open orders and positions, as the webhook
+    just read them (store.orders_and_books). Returns the outcome, its reason,
     the orders' client ids and the bot events to record (the caller writes them with the
     signal's outcome)."""
     connection, schema = bot.connection, tenant.schema_name
@@ -146,8 +148,8 @@ def execute(tenant, bot, signal: base.Signal, now: float) -> tuple[str, str, lis
         # the network, so they run to the end right here, in the request's thread,
         # instead of hopping between it and the server's event loop for each query.
         adapter = adapter_for(connection, schema, run_sync=call)
-        return run_inline(_execute(tenant, bot, signal, now, adapter=adapter, run=call))
-    return async_to_sync(_execute)(tenant, bot, signal, now, adapter=adapter_for(connection, schema),
+        return run_inline(_execute(tenant, bot, signal, now, orders_and_books, adapter=adapter, run=call))
+    return async_to_sync(_execute)(tenant, bot, signal, now, orders_and_books, adapter=adapter_for(connection, schema),
                                    run=execution.in_thread)
 
 
@@ -165,10 +167,10 @@ def run_inline(coroutine):
     raise RuntimeError("A coroutine run inline waited for something.")
 
 
-async def _execute(tenant, bot, signal, now, *, adapter, run):
+async def _execute(tenant, bot, signal, now, orders_and_books, *, adapter, run):
     schema = tenant.schema_name
+    orders, books = orders_and_books
     try:
-        orders, books = await run(store.orders_and_books, schema, bot.pk)
         markets = MARKETS if bot.connection.is_paper else await adapter.load_markets()
         symbol = bot.symbols[0]
         prices = {symbol: signal.price or (await adapter.fetch_ticker(symbol))["last"]}

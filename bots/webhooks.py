@@ -31,6 +31,9 @@ from tenants.ratelimit import hit_all
 from tenants.schemas import in_schema
 
 
+THE_BOT = "FROM bots_bot WHERE webhook_token_hash = %s AND strategy = 'signal'"
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -54,10 +57,11 @@ def signal_webhook(request, token):
 def receive_signal(tenant, token: str, content_type: str, body: bytes) -> Answer:
     """Everything the webhook does once the workspace is known from the host."""
     with in_schema(tenant.schema_name):
+        # The bot, its connection, orders and positions in one round trip.
         reads, hashed = rows.Batch(), token_hash(token)
-        found = reads.select(Bot, "webhook_token_hash = %s AND strategy = 'signal'", [hashed])
-        connections = reads.select(ExchangeConnection, "id = (SELECT connection_id FROM bots_bot "
-                                                       "WHERE webhook_token_hash = %s AND strategy = 'signal')", [hashed])
+        found = reads.select(Bot, f"id = (SELECT id {THE_BOT})", [hashed])
+        connections = reads.select(ExchangeConnection, f"id = (SELECT connection_id {THE_BOT})", [hashed])
+        orders_and_books = store.read_orders_and_books(reads, f"(SELECT id {THE_BOT})", [hashed])
         reads.run()
         if not found:
             return Answer(404, {"error": "Unknown webhook."})
@@ -92,7 +96,7 @@ def receive_signal(tenant, token: str, content_type: str, body: bytes) -> Answer
         if bot.state != Bot.State.RUNNING:
             _finish(record, Signal.Outcome.DROPPED, f"The bot is {bot.get_state_display().lower()}.")
             return Answer(409, {"status": "dropped", "reason": record.reason, "signal_id": record.signal_id})
-        outcome, reason, orders, events = signals.execute(tenant, bot, parsed.signal, now)
+        outcome, reason, orders, events = signals.execute(tenant, bot, parsed.signal, now, orders_and_books())
         _finish(record, outcome, reason, events)
         return Answer(200, {"status": outcome, "reason": reason, "signal_id": record.signal_id, "orders": orders})
 

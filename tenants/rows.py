@@ -96,6 +96,14 @@ class Batch:
                     then(cursor.fetchall())
 
 
+def insert_values(obj, leave_out=()) -> tuple[str, list[str], list]:
+    """For an INSERT written by hand: the quoted table, and the quoted columns and
+    prepared values of a new object's fields, but for its primary key and `leave_out`."""
+    fields = [field for field in _insert_fields(type(obj), False) if field.name not in leave_out]
+    return (_quoted(obj._meta.db_table), [_quoted(field.column) for field in fields],
+            [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields])
+
+
 def select(model, where: str, params=(), *, order_by: str = "", for_update: bool = False) -> list:
     """Batch.select, on its own."""
     batch = Batch()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db import connection as db, transaction
+from django.db import IntegrityError, connection as db, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -62,11 +62,18 @@ def orders_and_books(schema: str, bot_id: int) -> tuple[list[Order], dict[str, B
     """A bot's pending and open orders, and its position per symbol."""
     with in_schema(schema):
         reads = rows.Batch()
-        orders = reads.select(Order, "bot_id = %s AND status IN (%s, %s)",
-                              [bot_id, Order.Status.PENDING, Order.Status.OPEN], order_by="id")
-        positions = reads.select(Position, "bot_id = %s", [bot_id])
+        loaded = read_orders_and_books(reads, "%s", [bot_id])
         reads.run()
-        return orders, {p.symbol: Book(p.amount, p.average_price, p.realized_pnl, p.fees) for p in positions}
+        return loaded()
+
+
+def read_orders_and_books(reads: rows.Batch, bot: str, params: list):
+    """Queue orders_and_books' reads on `reads`, the bot's id given as SQL (`bot`, with
+    `params`); returns what gives the result once `reads` ran."""
+    orders = reads.select(Order, f"bot_id = {bot} AND status IN (%s, %s)",
+                          [*params, Order.Status.PENDING, Order.Status.OPEN], order_by="id")
+    positions = reads.select(Position, f"bot_id = {bot}", params)
+    return lambda: (orders, {p.symbol: Book(p.amount, p.average_price, p.realized_pnl, p.fees) for p in positions})
 
 
 def realized_today(bot_id: int) -> Decimal:
@@ -77,38 +84,44 @@ def realized_today(bot_id: int) -> Decimal:
 
 def begin_order(schema: str, lease: Lease | None, bot_id: int, tenant_id: int, *, tag, symbol, side, type, amount,
                 price, reduce_only) -> Order:
-    """`lease` None: a writer outside the engine (a webhook signal). It holds no lease,
-    so it needs no transaction: the sequence update alone makes the number unique, and a
-    crash between the two statements only skips a number."""
-    with in_schema(schema), (transaction.atomic() if lease is not None else nullcontext()):
-        if lease is not None:
-            _hold(lease)
-        with db.cursor() as cursor:
-            cursor.execute("UPDATE bots_bot SET intent_seq = intent_seq + 1 WHERE id = %s RETURNING intent_seq",
-                           [bot_id])
-            row = cursor.fetchone()
-        if row is None:
-            raise LeaseLost(f"bot {bot_id} is gone")
-        order = Order(bot_id=bot_id, client_order_id=client_order_id(tenant_id, bot_id, row[0]), tag=tag,
-                      symbol=symbol, side=side, type=type, amount=amount, price=price, reduce_only=reduce_only)
-        rows.insert(order)
+    """The pending order, numbered by the bot's intent sequence, in one round trip with
+    the lease check. `lease` None: a writer outside the engine (a webhook signal), which
+    holds no lease and needs no transaction of its own: the statements travel as one
+    query, which PostgreSQL runs as one transaction (inside a caller's transaction, a
+    savepoint keeps a refusal from spoiling it)."""
+    order = Order(bot_id=bot_id, tag=tag, symbol=symbol, side=side, type=type, amount=amount, price=price,
+                  reduce_only=reduce_only)
+    protected = lease is not None or db.in_atomic_block
+    with in_schema(schema), (transaction.atomic() if protected else nullcontext()):
+        table, columns, values = rows.insert_values(order, leave_out=["client_order_id"])
+        batch = rows.Batch()
+        held = batch.fetch(HOLD_SQL, [lease.shard, lease.owner, lease.generation]) if lease is not None else [True]
+        created = batch.fetch(
+            "WITH numbered AS (UPDATE bots_bot SET intent_seq = intent_seq + 1 WHERE id = %s RETURNING intent_seq) "
+            f"INSERT INTO {table} ({', '.join(columns)}, client_order_id) "
+            f"VALUES ({', '.join(['%s'] * len(values))}, %s || (SELECT intent_seq FROM numbered)) "
+            "RETURNING id, client_order_id",
+            [bot_id, *values, client_order_id(tenant_id, bot_id, "")])
+        try:
+            batch.run()
+        except IntegrityError:
+            # No bot row to number the order by: the client order id came out NULL.
+            raise LeaseLost(f"bot {bot_id} is gone") from None
+        if not held:
+            raise LeaseLost(f"shard {lease.shard} is no longer ours")
+        (order.pk, order.client_order_id), = created
+        order._state.adding = False
         return order
 
 
-def client_order_id(tenant_id: int, bot_id: int, number: int) -> str:
-    """Deterministic, unique per workspace, bot and intent; fits every exchange's limit."""
+def client_order_id(tenant_id: int, bot_id: int, number: int | str) -> str:
+    """Deterministic, unique per workspace, bot and intent; fits every exchange's limit.
+    With number "", the prefix the database completes with the bot's next number."""
     return f"av{tenant_id}b{bot_id}n{number}"
 
 
-def _hold(lease: Lease) -> None:
-    with db.cursor() as cursor:
-        cursor.execute(
-            "SELECT 1 FROM public.tenants_shardlease WHERE shard = %s AND owner = %s AND generation = %s "
-            "AND expires_at > extract(epoch from clock_timestamp()) FOR SHARE",
-            [lease.shard, lease.owner, lease.generation],
-        )
-        if cursor.fetchone() is None:
-            raise LeaseLost(f"shard {lease.shard} is no longer ours")
+HOLD_SQL = ("SELECT 1 FROM public.tenants_shardlease WHERE shard = %s AND owner = %s AND generation = %s "
+            "AND expires_at > extract(epoch from clock_timestamp()) FOR SHARE")
 
 
 def settle(schema: str, order_id: int, reported: dict, quote: str) -> tuple[Order, list[Fill]]:

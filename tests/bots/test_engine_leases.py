@@ -62,6 +62,26 @@ def test_a_runner_that_lost_its_lease_can_write_no_order(acme, make_bot):
         assert Bot.objects.get(pk=bot.pk).intent_seq == 0
 
 
+def test_orders_are_numbered_by_the_bots_intent_sequence_in_their_client_order_ids(acme, make_bot):
+    bot = make_bot()
+    placed = [store.begin_order(acme.tenant.schema_name, None, bot.pk, acme.tenant.pk, tag=f"t{n}", symbol="BTC/USDT",
+                                side="buy", type="limit", amount=1, price=1, reduce_only=False) for n in range(2)]
+    prefix = f"av{acme.tenant.pk}b{bot.pk}n"
+    assert [order.client_order_id for order in placed] == [prefix + "1", prefix + "2"]
+    with schema_context(acme.tenant.schema_name):
+        assert list(Order.objects.order_by("id").values_list("pk", "client_order_id", "status")) == [
+            (placed[0].pk, prefix + "1", "pending"), (placed[1].pk, prefix + "2", "pending")]
+
+
+def test_an_order_for_a_bot_that_is_gone_is_refused_and_not_written(acme, make_bot):
+    make_bot()
+    with pytest.raises(store.LeaseLost, match="is gone"):
+        store.begin_order(acme.tenant.schema_name, None, 999999, acme.tenant.pk, tag="t", symbol="BTC/USDT",
+                          side="buy", type="limit", amount=1, price=1, reduce_only=False)
+    with schema_context(acme.tenant.schema_name):
+        assert not Order.objects.exists()
+
+
 def test_before_its_time_is_up_a_runner_hands_over_to_a_fresh_task(acme, market, make_bot):
     do_start_bot(acme.tenant, make_bot(), actor=acme.owner)
     OrmQ.objects.all().delete()
