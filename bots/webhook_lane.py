@@ -6,10 +6,11 @@ and its single thread for synchronous views (every request of a process queues b
 the one before it, including their database round trips) cost a signal more than the
 order itself. So /hooks/signal/<token>/ is answered here, before Django's handler: the
 workspace comes from the Host header as the tenant middleware finds it, and
-`bots.webhooks.receive_signal` runs on a pool of threads, each with its own pooled
-database connection. Everything else goes on to Django."""
+`bots.webhooks.receive_signal` runs on a pool of threads, each keeping its database
+connection. Everything else goes on to Django."""
 
 import json
+import logging
 import re
 import time
 
@@ -22,6 +23,7 @@ from bots import webhooks
 from bots.signals import MAX_BODY
 from tenants.hosts import workspace_for_host
 
+logger = logging.getLogger("django.request")
 PATH = re.compile(r"^/hooks/signal/(?P<token>[^/]+)/$")
 
 
@@ -39,8 +41,13 @@ class SignalWebhookLane:
         if body is None:
             return
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        answer = await sync_to_async(_answer, thread_sensitive=False)(
-            headers.get("host", ""), match["token"], headers.get("content-type", ""), body)
+        try:
+            answer = await sync_to_async(_answer, thread_sensitive=False)(
+                headers.get("host", ""), match["token"], headers.get("content-type", ""), body)
+        except Exception:
+            # Logged as Django logs a failed request; the sender learns nothing more.
+            logger.exception("Signal webhook failed: %s", scope["path"][:24])
+            answer = webhooks.Answer(500, {"error": "The signal could not be handled; try again."})
         await _send(send, answer)
 
 
@@ -52,10 +59,11 @@ def _answer(host: str, token: str, content_type: str, body: bytes) -> webhooks.A
             return webhooks.Answer(404, {"error": "Unknown webhook."})
         return webhooks.receive_signal(tenant, token, content_type.split(";")[0].strip(), body)
     finally:
-        # Each of the lane's threads keeps its connection from one signal to the next
-        # (handing it back to the pool and taking one again costs more than the signal's
-        # smaller statements); one that failed is dropped.
-        if connection.errors_occurred:
+        # With a pool (the web server's), each of the lane's threads keeps its connection
+        # from one signal to the next: handing it back and taking one again costs more
+        # than the signal's smaller statements. One that failed is dropped; without a
+        # pool, connections close after each request, as Django's do.
+        if connection.errors_occurred or "pool" not in connection.settings_dict.get("OPTIONS", {}):
             connection.close()
 
 

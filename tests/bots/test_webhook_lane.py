@@ -90,3 +90,13 @@ def test_rate_limit_answers_429_with_retry_after(acme, signal_bot, settings):
 def test_every_other_request_still_goes_to_django(acme, signal_bot):
     status, headers, _content = request(acme.host, "/bots/", method="GET")
     assert status == 302 and "/accounts/login/" in headers["location"]
+
+
+def test_a_failure_inside_answers_500_in_json_without_details(acme, signal_bot, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("database password is hunter2")
+
+    monkeypatch.setattr("bots.webhooks.receive_signal", broken)
+    status, headers, content = request(acme.host, signal_bot.url, b"{}")
+    assert (status, headers["content-type"]) == (500, "application/json")
+    assert b"hunter2" not in content
