@@ -26,7 +26,7 @@ def running_platform(web_processes: int, *, web_log: str, engine_log: str, engin
     from config import embedded_postgres
 
     listener = listening_socket()
-    webs = [spawn("-m", "daphne", "--fd", str(listener.fileno()), "config.asgi:application",
+    webs = [spawn("-m", "daphne", "-v", "0", "--fd", str(listener.fileno()), "config.asgi:application",
                   log=web_log, pass_fds=(listener.fileno(),)) for _ in range(web_processes)]
     engine = spawn("manage.py", "qcluster", log=engine_log, env=engine_env)
     try:

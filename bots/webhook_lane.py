@@ -45,8 +45,9 @@ class SignalWebhookLane:
             answer = await sync_to_async(_answer, thread_sensitive=False)(
                 headers.get("host", ""), match["token"], headers.get("content-type", ""), body)
         except Exception:
-            # Logged as Django logs a failed request; the sender learns nothing more.
-            logger.exception("Signal webhook failed: %s", scope["path"][:24])
+            # Logged as Django logs a failed request, without the path (its token is the
+            # webhook's secret); the sender learns nothing more.
+            logger.exception("Signal webhook on %s failed", headers.get("host", "")[:100])
             answer = webhooks.Answer(500, {"error": "The signal could not be handled; try again."})
         await _send(send, answer)
 

@@ -15,12 +15,13 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 django_asgi_app = get_asgi_application()
 
 from bots.webhook_lane import SignalWebhookLane  # noqa: E402
+from config.access_log import AccessLog  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from tenants.websocket import TenantWebsocketMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": SignalWebhookLane(django_asgi_app),
+        "http": AccessLog(SignalWebhookLane(django_asgi_app)),
         "websocket": TenantWebsocketMiddleware(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -92,7 +92,8 @@ def test_every_other_request_still_goes_to_django(acme, signal_bot):
     assert status == 302 and "/accounts/login/" in headers["location"]
 
 
-def test_a_failure_inside_answers_500_in_json_without_details(acme, signal_bot, monkeypatch):
+def test_a_failure_inside_answers_500_in_json_without_details_and_logs_no_token(acme, signal_bot, monkeypatch,
+                                                                                  caplog):
     def broken(*args):
         raise RuntimeError("database password is hunter2")
 
@@ -100,3 +101,6 @@ def test_a_failure_inside_answers_500_in_json_without_details(acme, signal_bot, 
     status, headers, content = request(acme.host, signal_bot.url, b"{}")
     assert (status, headers["content-type"]) == (500, "application/json")
     assert b"hunter2" not in content
+    token = signal_bot.url.split("/")[-2]
+    assert "Signal webhook on" in caplog.text
+    assert token[:6] not in caplog.text

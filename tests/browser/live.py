@@ -86,7 +86,7 @@ class LivePlatform:
         return f"http://{host}:{self.port}{path}"
 
     def start_web(self) -> None:
-        self.web = self._spawn("web", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+        self.web = self._spawn("web", [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(self.port),
                                        "config.asgi:application"])
         self._wait_serving()
 

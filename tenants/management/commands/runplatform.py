@@ -58,7 +58,7 @@ class Command(BaseCommand):
         listener = socket.create_server((bind, port), backlog=1024)
         listener.set_inheritable(True)
         processes = {
-            f"web {number + 1}": self._spawn(sys.executable, "-m", "daphne", "--fd", str(listener.fileno()),
+            f"web {number + 1}": self._spawn(sys.executable, "-m", "daphne", "-v", "0", "--fd", str(listener.fileno()),
                                              "config.asgi:application", pass_fds=(listener.fileno(),))
             for number in range(web_processes)
         }
