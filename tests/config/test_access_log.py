@@ -33,6 +33,10 @@ def test_the_console_handler_hides_secrets_in_every_record():
     assert RedactSecrets().filter(record) is True
     assert record.getMessage() == "Not Found: /invitations/…/"
     assert settings.LOGGING["handlers"]["console"]["filters"] == ["redact_secrets"]
+    # Django's own default handler on "django" would print the raw message beside it.
+    printing = [h for h in logging.getLogger("django").handlers if type(h).__module__ == "logging"]
+    assert len(printing) == 1
+    assert [type(f).__name__ for f in printing[0].filters] == ["RedactSecrets"]
 
 
 @pytest.mark.usefixtures("transactional_db")
