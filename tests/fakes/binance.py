@@ -302,7 +302,6 @@ class FakeBinance(LoopbackServer):
         self._trade_ids = itertools.count(1)
         self._client_ids = itertools.count(1)
 
-        self._fault_queues: dict[str, list[list]] = {}  # endpoint -> [[fault, remaining count], ...]
         self._fault_rate = 0.0
         self._fault_choices: list[str] = []
         self._fault_endpoints: set[str] | None = None
@@ -472,10 +471,7 @@ class FakeBinance(LoopbackServer):
         any) with `fault`. Endpoint-specific faults are used before "*" ones."""
         self._check_faults([fault])
         self._check_endpoint(endpoint)
-        if count < 1:
-            raise ValueError("count must be at least 1")
-        with self._lock:
-            self._fault_queues.setdefault(endpoint, []).append([fault, count])
+        self._queue_fault(endpoint, fault, count)
 
     def set_fault_rate(
         self, rate: float, faults: list[str], seed: int = 0, endpoints: list[str] | None = None
@@ -508,15 +504,11 @@ class FakeBinance(LoopbackServer):
             raise ValueError(f"unknown endpoint {endpoint!r}; use '*' or one of {sorted(self._routes)}")
 
     def _next_fault(self, endpoint: str) -> str | None:
+        """A queued fault first, else maybe a random one."""
+        queued = self._queued_fault(endpoint)
+        if queued is not None:
+            return queued
         with self._lock:
-            for key in (endpoint, "*"):
-                queue = self._fault_queues.get(key)
-                if queue:
-                    entry = queue[0]
-                    entry[1] -= 1
-                    if entry[1] == 0:
-                        queue.pop(0)
-                    return entry[0]
             if self._fault_rate > 0 and (self._fault_endpoints is None or endpoint in self._fault_endpoints):
                 if self._fault_rng.random() < self._fault_rate:
                     return self._fault_rng.choice(self._fault_choices)

@@ -1,7 +1,8 @@
 """The life of a fake HTTP server: an aiohttp app on 127.0.0.1 with its own event loop
 in a background thread, so sync tests can call it from any other loop. Subclasses
 answer every request in `_handle` and set `fault_delay`, how long a delayed fault
-answer (`_sleep_fault_delay`) waits."""
+answer (`_sleep_fault_delay`) waits. Faults queued for the next requests
+(`_queue_fault`) come out with `_queued_fault`."""
 
 from __future__ import annotations
 
@@ -20,6 +21,28 @@ class LoopbackServer:
         self._delayed: set[asyncio.Task] = set()
         self._start_error: BaseException | None = None
         self._port: int | None = None
+        self._fault_queues: dict[str, list[list]] = {}  # endpoint -> [[fault, remaining count], ...]
+        self._fault_queue_lock = threading.Lock()
+
+    def _queue_fault(self, endpoint: str, fault, count: int) -> None:
+        """Answer the next `count` requests to `endpoint` (or "*", any) with `fault`."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        with self._fault_queue_lock:
+            self._fault_queues.setdefault(endpoint, []).append([fault, count])
+
+    def _queued_fault(self, endpoint: str):
+        """The fault queued for this request, endpoint-specific ones before "*" ones; or None."""
+        with self._fault_queue_lock:
+            for key in (endpoint, "*"):
+                queue = self._fault_queues.get(key)
+                if queue:
+                    entry = queue[0]
+                    entry[1] -= 1
+                    if entry[1] == 0:
+                        queue.pop(0)
+                    return entry[0]
+        return None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raise NotImplementedError

@@ -414,7 +414,6 @@ class FakeStripe(LoopbackServer):
         self._checkout: dict[str, dict] = {}
         self._portal_configuration = self._new_id("bpc_")
 
-        self._fault_queues: dict[str, list[list]] = {}  # endpoint -> [[fault, remaining count], ...]
         self._routes = [
             self._route("POST", "/v1/customers", self._create_customer),
             self._route("GET", "/v1/customers/{id}", self._retrieve_customer),
@@ -641,22 +640,7 @@ class FakeStripe(LoopbackServer):
             raise ValueError(f"unknown fault {fault!r}; known: {sorted(map(str, FAULTS))}")
         if endpoint != "*" and endpoint not in {route.endpoint for route in self._routes}:
             raise ValueError(f"unknown endpoint {endpoint!r}; use '*' or one of {[r.endpoint for r in self._routes]}")
-        if count < 1:
-            raise ValueError("count must be at least 1")
-        with self._lock:
-            self._fault_queues.setdefault(endpoint, []).append([fault, count])
-
-    def _next_fault(self, endpoint: str):
-        with self._lock:
-            for key in (endpoint, "*"):
-                queue = self._fault_queues.get(key)
-                if queue:
-                    entry = queue[0]
-                    entry[1] -= 1
-                    if entry[1] == 0:
-                        queue.pop(0)
-                    return entry[0]
-        return None
+        self._queue_fault(endpoint, fault, count)
 
     def _fault_response(self, fault: int, request_id: str) -> web.Response:
         if fault == 401:
@@ -691,7 +675,7 @@ class FakeStripe(LoopbackServer):
         self.requests.append(LoggedRequest(request.method, request.path, endpoint, _listify(params), idempotency_key))
         request_id = self._new_id("req_", 14)
 
-        fault = self._next_fault(endpoint)
+        fault = self._queued_fault(endpoint)
         if fault == "timeout":
             await self._sleep_fault_delay()
             return self._fault_response(504, request_id)
