@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AuditEvent, Invitation, Membership, User
+from tenants.admin import RecordAdmin
 
 
 class MembershipInline(admin.TabularInline):
@@ -47,17 +48,8 @@ class InvitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(RecordAdmin):
     list_display = ["created_at", "action", "target", "tenant", "actor"]
     list_filter = ["action"]
     search_fields = ["action", "target", "actor__email", "tenant__name"]
     list_select_related = ["tenant", "actor"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

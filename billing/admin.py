@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from billing import actions
 from billing.models import AddOn, BillingEvent, Plan, StripeEvent, Subscription
+from tenants.admin import RecordAdmin
 
 
 @admin.register(Plan)
@@ -122,19 +123,10 @@ class BillingEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(admin.ModelAdmin):
+class StripeEventAdmin(RecordAdmin):
     """What Stripe told us and what became of it: a record, never edited."""
 
     list_display = ["received_at", "type", "outcome", "tenant", "event_id", "note"]
     list_filter = ["type", "outcome"]
     search_fields = ["event_id", "tenant__name", "tenant__slug"]
     list_select_related = ["tenant"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -4,6 +4,20 @@ from django_tenants.admin import TenantAdminMixin
 from tenants.models import Domain, Tenant
 
 
+class RecordAdmin(admin.ModelAdmin):
+    """A record of what happened (audit events, Stripe events): listed and viewed in the
+    admin, never added, edited or deleted there."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class DomainInline(admin.TabularInline):
     model = Domain
     extra = 0
