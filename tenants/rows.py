@@ -44,9 +44,6 @@ class Batch:
         self._statements.append((sql, list(params), found.extend))
         return found
 
-    def execute(self, sql: str, params=()) -> None:
-        self._statements.append((sql, list(params), None))
-
     def insert(self, *objects) -> None:
         """INSERT the objects (all of one model) in one statement; their primary keys are
         set when it runs (or written, when set already on all of them)."""
@@ -56,8 +53,7 @@ class Batch:
         with_key = all(obj.pk is not None for obj in objects)
         fields = _insert_fields(model, with_key)
         placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        params = [field.get_db_prep_save(field.pre_save(obj, add=True), connection)
-                  for obj in objects for field in fields]
+        params = [value for obj in objects for value in _prepared(obj, fields, add=True)]
         sql = (_insert_sql(model, with_key) + ", ".join([placeholders] * len(objects))
                + f" RETURNING {_quoted(model._meta.pk.column)}")
         self._statements.append((sql, params, lambda keys: _stored(objects, keys)))
@@ -69,9 +65,8 @@ class Batch:
         chosen = _update_fields(model, tuple(fields) if fields is not None else None)
         if not chosen:
             return
-        params = [field.get_db_prep_save(field.pre_save(obj, add=False), connection) for field in chosen]
-        self._statements.append((_update_sql(model, tuple(field.attname for field in chosen)), [*params, obj.pk],
-                                 None))
+        self._statements.append((_update_sql(model, tuple(field.attname for field in chosen)),
+                                 [*_prepared(obj, chosen, add=False), obj.pk], None))
 
     def save(self, obj) -> None:
         """insert() a new object, update() a stored one."""
@@ -100,8 +95,7 @@ def insert_values(obj, leave_out=()) -> tuple[str, list[str], list]:
     """For an INSERT written by hand: the quoted table, and the quoted columns and
     prepared values of a new object's fields, but for its primary key and `leave_out`."""
     fields = [field for field in _insert_fields(type(obj), False) if field.name not in leave_out]
-    return (_quoted(obj._meta.db_table), [_quoted(field.column) for field in fields],
-            [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields])
+    return _quoted(obj._meta.db_table), [_quoted(field.column) for field in fields], _prepared(obj, fields, add=True)
 
 
 def select(model, where: str, params=(), *, order_by: str = "", for_update: bool = False) -> list:
@@ -131,22 +125,15 @@ def insert(*objects) -> None:
     batch.run()
 
 
-def update(obj, fields=None) -> None:
-    batch = Batch()
-    batch.update(obj, fields)
-    batch.run()
-
-
-def save(obj) -> None:
-    batch = Batch()
-    batch.save(obj)
-    batch.run()
-
-
 def _stored(objects, keys) -> None:
     for obj, (key,) in zip(objects, keys, strict=True):
         obj.pk = key
         obj._state.adding, obj._state.db = False, connection.alias
+
+
+def _prepared(obj, fields, *, add: bool) -> list:
+    """The fields' values as Model.save would write them (auto_now dates set on `obj`)."""
+    return [field.get_db_prep_save(field.pre_save(obj, add=add), connection) for field in fields]
 
 
 def _instance(model, row):

@@ -83,6 +83,18 @@ def orm(obj):
     return type(obj).objects.get(pk=obj.pk)
 
 
+def update(obj, fields=None):
+    batch = rows.Batch()
+    batch.update(obj, fields)
+    batch.run()
+
+
+def save(obj):
+    batch = rows.Batch()
+    batch.save(obj)
+    batch.run()
+
+
 def order(bot, number, **fields):
     defaults = {"client_order_id": f"rows-{bot.pk}-{number}", "tag": f"level-{number}", "symbol": "BTC/USDT",
                 "side": "buy", "type": "limit", "price": Decimal("60000.5"), "amount": Decimal("0.01")}
@@ -257,7 +269,7 @@ def test_update_writes_only_the_named_fields_and_the_auto_now_dates(bot):
     stored.price = Decimal("1")
     stored.created_at = LONG_AGO  # auto_now_add is not auto_now: not written either
 
-    rows.update(stored, ["status"])
+    update(stored, ["status"])
 
     after = orm(stored)
     assert after.status == Order.Status.OPEN
@@ -271,8 +283,8 @@ def test_update_takes_a_foreign_keys_name_or_its_attname(bot, paper):
     rows.insert(first, second)
     first.bot, second.bot_id = other, other.pk
 
-    rows.update(first, ["bot"])
-    rows.update(second, ["bot_id"])
+    update(first, ["bot"])
+    update(second, ["bot_id"])
 
     assert (orm(first).bot_id, orm(second).bot_id) == (other.pk, other.pk)
 
@@ -282,7 +294,7 @@ def test_update_refuses_a_field_the_model_does_not_have(bot):
     rows.insert(stored)
 
     with pytest.raises(ValueError, match="stauts"):
-        rows.update(stored, ["stauts"])
+        update(stored, ["stauts"])
 
 
 def test_update_of_no_fields_writes_nothing(bot):
@@ -290,7 +302,7 @@ def test_update_of_no_fields_writes_nothing(bot):
     balance.free += 1
 
     with CaptureQueriesContext(connection) as queries:
-        rows.update(balance, [])
+        update(balance, [])
 
     assert len(queries) == 0
     assert PaperBalance.objects.get(pk=balance.pk).free == balance.free - 1
@@ -307,7 +319,7 @@ def test_update_with_no_field_list_writes_every_field(bot):
     for name, value in changed.items():
         setattr(bot, name, value)
 
-    rows.update(bot)
+    update(bot)
 
     assert values(orm(bot), by_value=True) == values(bot, by_value=True)
     assert bot.updated_at > LONG_AGO
@@ -321,7 +333,7 @@ def test_update_of_a_selected_object_writes_what_the_orm_would(bot):
         obj.memory = {**obj.memory, "count": obj.memory["count"] + 1, "extra": [False, "x"]}
         obj.last_price = Decimal("59999.999999999999")
 
-    rows.update(selected, ["memory", "last_price"])
+    update(selected, ["memory", "last_price"])
     from_rows = values(orm(bot), ["updated_at"])
     twin.save(update_fields=["memory", "last_price"])
 
@@ -332,7 +344,7 @@ def test_save_inserts_a_new_object(in_acme, paper):
     account = paper.paper_account
     balance = PaperBalance(account=account, asset="BTC", free=Decimal("0.5"), used=Decimal("0.25"))
 
-    rows.save(balance)
+    save(balance)
 
     assert balance.pk is not None and balance._state.adding is False
     assert values(orm(balance), by_value=True) == values(balance, by_value=True)
@@ -345,7 +357,7 @@ def test_save_updates_a_stored_object(in_acme, paper):
     balance.free -= Decimal("100.000000000001")
     balance.used += Decimal("100.000000000001")
 
-    rows.save(balance)
+    save(balance)
 
     assert balance.pk == pk
     assert PaperBalance.objects.count() == count
