@@ -175,8 +175,8 @@ class PaperLedger:
             try:
                 book.save()
             except IntegrityError as error:
-                if getattr(error.__cause__, "diag", None) and error.__cause__.diag.constraint_name == \
-                        "paper_client_order_id_unique":
+                constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+                if constraint == "paper_client_order_id_unique":
                     raise DuplicateOrder(f"An order with client order id {client_order_id} exists already.") from None
                 raise
             return self._order_dict(order)
