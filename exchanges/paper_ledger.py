@@ -105,10 +105,11 @@ class _Book:
         balance = self.balance(asset)
         balance.free = q(balance.free + amount)
 
-    def save(self) -> None:
+    def save(self, *, commit: bool = False) -> None:
+        """Write what changed; with `commit`, as the operation's last work (rows.Batch.run)."""
         for row in self.dirty.values():
             self.writes.save(row)
-        self.writes.run()
+        self.writes.run(commit=commit)
 
 
 class PaperLedger:
@@ -173,7 +174,7 @@ class PaperLedger:
             if fill:
                 self._record_trade(book, order, fill, now)
             try:
-                book.save()
+                book.save(commit=True)
             except IntegrityError as error:
                 constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
                 if constraint == "paper_client_order_id_unique":

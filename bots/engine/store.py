@@ -148,7 +148,7 @@ def settle(schema: str, order_id: int, reported: dict, quote: str) -> tuple[Orde
         elif order.status == Order.Status.PENDING:
             order.status = Order.Status.OPEN
         writes.update(order)
-        writes.run()
+        writes.run(commit=True)
         return order, fills
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import FloatField
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -432,3 +432,56 @@ def test_running_an_empty_batch_sends_nothing(bot):
         rows.Batch().run()
 
     assert len(queries) == 0
+
+
+def test_a_batch_on_a_newly_chosen_schema_carries_the_search_path_in_its_round_trip(acme, paper):
+    connection.set_schema_to_public()
+    with in_schema(acme.tenant.schema_name), CaptureQueriesContext(connection) as queries:
+        found = rows.select(Bot, "true")
+        again = rows.select(Bot, "true")
+
+    assert found == again == []  # Acme's bots table: public has none
+    assert len(queries) == 2
+    assert queries[0]["sql"].startswith(f'SET search_path = "{acme.tenant.schema_name}"')
+    assert "search_path" not in queries[1]["sql"]
+
+
+@pytest.mark.usefixtures("transactional_db")
+def test_a_failed_batch_leaves_the_search_path_to_be_set_again(acme, paper):
+    connection.set_schema_to_public()
+    with in_schema(acme.tenant.schema_name):
+        batch = rows.Batch()
+        batch.fetch("SELECT 1/0")
+        with pytest.raises(DataError), CaptureQueriesContext(connection) as failed:
+            batch.run()
+        # PostgreSQL undid the SET with the failed statement.
+        assert failed[0]["sql"].startswith("SET search_path")
+        with CaptureQueriesContext(connection) as queries:
+            assert rows.select(Bot, "true") == []
+
+    assert queries[0]["sql"].startswith("SET search_path")
+
+
+@pytest.mark.usefixtures("transactional_db")
+def test_a_batch_run_to_commit_ends_the_outermost_transaction_in_its_own_round_trip(acme, paper):
+    with in_schema(acme.tenant.schema_name):
+        bot = Bot.objects.create(connection=paper, **RICH_BOT)
+        with CaptureQueriesContext(connection) as queries, transaction.atomic():
+            batch = rows.Batch()
+            batch.insert(order(bot, 1))
+            batch.run(commit=True)
+
+        assert queries[-1]["sql"].endswith("COMMIT")
+        assert connection.connection.info.transaction_status == 0  # idle: nothing left to commit
+        assert Order.objects.filter(client_order_id=f"rows-{bot.pk}-1").exists()
+
+
+def test_a_batch_run_to_commit_inside_a_callers_transaction_leaves_the_commit_to_it(bot):
+    # The test runs in a transaction of its own: this block is nested in it.
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        batch = rows.Batch()
+        batch.insert(order(bot, 1))
+        batch.run(commit=True)
+
+    assert not any(query["sql"].endswith("COMMIT") for query in queries)
+    assert connection.connection.info.transaction_status != 0  # still in the test's transaction
