@@ -27,7 +27,7 @@ from bots.engine import store
 from bots.models import Bot, Signal
 from exchanges.models import ExchangeConnection
 from tenants import rows
-from tenants.ratelimit import hit_all
+from tenants.ratelimit import queue_hits
 from tenants.schemas import in_schema
 
 
@@ -57,23 +57,26 @@ def signal_webhook(request, token):
 def receive_signal(tenant, token: str, content_type: str, body: bytes) -> Answer:
     """Everything the webhook does once the workspace is known from the host."""
     with in_schema(tenant.schema_name):
-        # The bot, its connection, orders and positions in one round trip.
+        # The bot, its connection, orders and positions, and the signal counted against
+        # the rate limits (when the bot exists), in one round trip.
         reads, hashed = rows.Batch(), token_hash(token)
         found = reads.select(Bot, f"id = (SELECT id {THE_BOT})", [hashed])
         connections = reads.select(ExchangeConnection, f"id = (SELECT connection_id {THE_BOT})", [hashed])
         orders_and_books = store.read_orders_and_books(reads, f"(SELECT id {THE_BOT})", [hashed])
+        plan = tenant.subscription.plan  # read with the tenant, no query
+        if plan.webhooks_and_signal_bots:
+            limited = queue_hits(reads, [
+                (f"signal:{tenant.schema_name}:{hashed}", settings.SIGNAL_RATE_PER_MINUTE, 60),
+                (f"hooks:{tenant.schema_name}", plan.api_rate_per_minute, 60),
+            ], only_if=(f"EXISTS (SELECT 1 {THE_BOT})", [hashed]))
         reads.run()
         if not found:
             return Answer(404, {"error": "Unknown webhook."})
         bot = found[0]
         bot.connection = connections[0]
-        plan = tenant.subscription.plan  # read with the tenant, no query
         if not plan.webhooks_and_signal_bots:
             return Answer(403, {"error": "The workspace's plan does not include webhooks."})
-        allowed, retry_after = hit_all([
-            (f"signal:{tenant.schema_name}:{bot.pk}", settings.SIGNAL_RATE_PER_MINUTE, 60),
-            (f"hooks:{tenant.schema_name}", plan.api_rate_per_minute, 60),
-        ])
+        allowed, retry_after = limited()
         if not allowed:
             return Answer(429, {"error": "Too many signals for this bot or workspace; slow down."},
                           {"Retry-After": str(retry_after)})

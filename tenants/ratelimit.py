@@ -12,12 +12,15 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+
+from tenants import rows
 
 # One statement for every key: count the request in each key's current window, and read
 # each key's previous window (the snapshot the statement started from).
 COUNT_SQL = """
-    WITH asked (key, "window", previous) AS (SELECT * FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[])),
+    WITH asked (key, "window", previous) AS (
+        SELECT * FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[]) WHERE {only_if}
+    ),
     counted AS (
         INSERT INTO public.tenants_ratecounter AS c (key, "window", count)
         SELECT key, "window", 1 FROM asked ORDER BY key
@@ -37,8 +40,38 @@ def hit(key: str, limit: int, window: int = 60, now: float | None = None) -> tup
 def hit_all(limits: list[tuple[str, int, int]], now: float | None = None) -> tuple[bool, int]:
     """Count one request against several (key, limit, window) at once, such as a bot's
     and its workspace's: allowed when every one allows it, else the longest wait."""
+    batch = rows.Batch()
+    answer = queue_hits(batch, limits, now)
+    batch.run()
+    return answer()
+
+
+def queue_hits(batch: rows.Batch, limits: list[tuple[str, int, int]], now: float | None = None, *,
+               only_if: tuple[str, list] = ("true", [])):
+    """hit_all's counting queued on `batch`, to travel with a request's reads; returns
+    what gives hit_all's answer once the batch ran. Nothing is counted unless the SQL
+    condition `only_if` (with its params) holds then, and the answer is then "allowed"
+    (the webhook counts only signals to a bot that exists). With Redis, the counting
+    happens when the answer is asked for, and `only_if` is the caller's to check first."""
     now = time.time() if now is None else now
-    counts = _count([(key, window, math.floor(now / window)) for key, _limit, window in limits])
+    windows = [(key, window, math.floor(now / window)) for key, _limit, window in limits]
+    if settings.REDIS_URL:
+        return lambda: _answer(limits, _count_in_redis(windows), now)
+    # Rows carry the window's start in seconds, so windows of any length share the table.
+    keys = [f"{key}/{window}" for key, window, _current in windows]
+    condition, condition_params = only_if
+    found = batch.fetch(COUNT_SQL.format(only_if=condition), [
+        keys, [current * window for _key, window, current in windows],
+        [(current - 1) * window for _key, window, current in windows], *condition_params])
+
+    def answer():
+        counted = {key: (current_count, previous_count or 0) for key, current_count, previous_count in found}
+        return _answer(limits, [counted.get(key, (0, 0)) for key in keys], now)
+    return answer
+
+
+def _answer(limits, counts: list[tuple[int, int]], now: float) -> tuple[bool, int]:
+    """(allowed, seconds to wait) from each limit's (current, previous) window counts."""
     wait = 0
     for (key, limit, window), (current_count, previous_count) in zip(limits, counts, strict=True):
         elapsed = now - math.floor(now / window) * window
@@ -54,22 +87,14 @@ def hit_all(limits: list[tuple[str, int, int]], now: float | None = None) -> tup
     return wait == 0, wait
 
 
-def _count(windows: list[tuple[str, int, int]]) -> list[tuple[int, int]]:
+def _count_in_redis(windows: list[tuple[str, int, int]]) -> list[tuple[int, int]]:
     """(current, previous) counts for each (key, window length, current window number)."""
-    if settings.REDIS_URL:
-        counts = []
-        for key, window, current in windows:
-            current_key = f"rl:{key}/{window}:{current}"
-            cache.add(current_key, 0, timeout=window * 2)
-            counts.append((cache.incr(current_key), cache.get(f"rl:{key}/{window}:{current - 1}", 0)))
-        return counts
-    # Rows carry the window's start in seconds, so windows of any length share the table.
-    keys = [f"{key}/{window}" for key, window, _current in windows]
-    with connection.cursor() as cursor:
-        cursor.execute(COUNT_SQL, [keys, [current * window for _key, window, current in windows],
-                                   [(current - 1) * window for _key, window, current in windows]])
-        found = {key: (current_count, previous_count or 0) for key, current_count, previous_count in cursor.fetchall()}
-    return [found[key] for key in keys]
+    counts = []
+    for key, window, current in windows:
+        current_key = f"rl:{key}/{window}:{current}"
+        cache.add(current_key, 0, timeout=window * 2)
+        counts.append((cache.incr(current_key), cache.get(f"rl:{key}/{window}:{current - 1}", 0)))
+    return counts
 
 
 def prune(older_than: int = 2 * 86400) -> int:

@@ -11,6 +11,7 @@ from django_tenants.utils import schema_context
 from bots.actions import do_create_bot, do_pause_bot, do_start_bot, webhook_credentials
 from bots.models import BotEvent, Order, Position, Signal
 from exchanges.actions import do_create_connection
+from tenants.models import RateCounter
 from tests.conftest import FAKE_KEYS
 
 SIGNAL_PARAMS = {"size_mode": "quote", "size": "100", "strong": "execute", "medium": "execute", "weak": "alert",
@@ -162,6 +163,16 @@ def test_signals_beyond_the_rate_limit_get_429_with_retry_after(acme, signal_bot
                 for n in range(4)]
     assert statuses == [200, 200, 200, 429]
     assert 1 <= int(signal_bot.post({"action": "buy"})["Retry-After"]) <= 60
+
+
+def test_signals_to_unknown_webhooks_count_against_no_limit(acme, signal_bot, settings):
+    settings.SIGNAL_RATE_PER_MINUTE = 1
+    made_up = acme.client().post("/hooks/signal/made-up-token/", data=json.dumps({"action": "buy"}),
+                                 content_type="application/json")
+    assert made_up.status_code == 404
+    assert not RateCounter.objects.exists()
+    assert signal_bot.post({"action": "buy", "strength": "ignore", "signal_id": "first"}).status_code == 200
+    assert signal_bot.post({"action": "buy", "strength": "ignore", "signal_id": "second"}).status_code == 429
 
 
 def test_a_bots_webhook_cannot_be_reached_through_another_workspace(acme, globex, signal_bot):

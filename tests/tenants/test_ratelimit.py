@@ -55,3 +55,33 @@ def test_several_keys_are_counted_in_one_go_and_each_holds_to_its_own_limit(db):
 def test_the_longest_wait_of_the_refusing_keys_is_the_answer(db):
     hit_all([("short", 1, 10), ("long", 1, 3600)], now=WINDOW_START)
     assert hit_all([("short", 1, 10), ("long", 1, 3600)], now=WINDOW_START + 2) == (False, 3598)
+
+
+def test_queued_hits_travel_with_the_batch_they_are_queued_on(db):
+    from tenants import rows
+    from tenants.ratelimit import queue_hits
+
+    batch = rows.Batch()
+    answer = queue_hits(batch, [("queued", 1, 60)], now=WINDOW_START)
+    assert not RateCounter.objects.exists()  # nothing is counted before the batch runs
+    batch.run()
+
+    assert answer() == (True, 0)
+    assert dict(RateCounter.objects.values_list("key", "count")) == {"queued/60": 1}
+
+
+def test_queued_hits_count_nothing_and_allow_when_their_condition_fails(db):
+    from tenants import rows
+    from tenants.ratelimit import queue_hits
+
+    for condition, params in [("false", []), ("%s = 1", [2])]:
+        batch = rows.Batch()
+        answer = queue_hits(batch, [("guarded", 0, 60)], now=WINDOW_START, only_if=(condition, params))
+        batch.run()
+        assert answer() == (True, 0)
+    assert not RateCounter.objects.exists()
+
+    batch = rows.Batch()
+    answer = queue_hits(batch, [("guarded", 0, 60)], now=WINDOW_START, only_if=("%s = 1", [1]))
+    batch.run()
+    assert answer() == (False, 60)
