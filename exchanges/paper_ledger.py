@@ -125,7 +125,7 @@ class PaperLedger:
 
     def create_order(self, symbol, type, side, amount, price=None, params=None) -> dict:
         params = params or {}
-        with transaction.atomic():
+        with rows.atomic():
             account, book, now = self._open(new_order=True)
             market = self._market(symbol)
             if side not in ("buy", "sell"):

@@ -8,10 +8,11 @@ UPDATE once and convert values with the fields' own converters, so what they rea
 write is exactly what the ORM would (Decimals, JSON, auto_now dates). They run on the
 connection's current schema, like the ORM."""
 
+from contextlib import contextmanager
 from decimal import Decimal
 from functools import cache
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 from django_tenants.utils import get_limit_set_calls, quote_schema_name
@@ -90,27 +91,84 @@ class Batch:
             return
         db = connections[DEFAULT_DB_ALIAS]
         search_path = _search_path_to_set(db)
+        opening = _own_transaction(db)
         sqls = [sql for sql, _params, _then in statements]
-        if search_path:
-            sqls.insert(0, search_path)
-        if commit and db.in_atomic_block and len(db.atomic_blocks) == 1:
+        ahead = [sql for sql in (opening and not opening.begun and "BEGIN", search_path) if sql]
+        if opening:
+            opening.begun = True
+        if commit and (opening or (db.in_atomic_block and len(db.atomic_blocks) == 1)):
             sqls.append("COMMIT")
         try:
             with db.cursor() as cursor:
                 # One simple-protocol query: psycopg's client-side binding merges the
                 # parameters, so several statements can travel together.
-                cursor.execute(";\n".join(sqls), [param for _sql, params, _then in statements for param in params])
-                if search_path:
+                cursor.execute(";\n".join([*ahead, *sqls]),
+                               [param for _sql, params, _then in statements for param in params])
+                for _sql in ahead:
                     cursor.nextset()
                 for index, (_sql, _params, then) in enumerate(statements):
                     if index:
                         cursor.nextset()
                     if then is not None:
                         then(cursor.fetchall())
+            if commit and opening:
+                opening.ended = True
         except BaseException:
             if search_path:
                 db.search_path_set_schemas = None  # PostgreSQL undid the SET with the rest
             raise
+
+
+class _Transaction:
+    begun = ended = False
+
+    def __call__(self, execute, sql, params, many, context):
+        """Any statement that comes before the first batch (an ORM read) starts it."""
+        if not self.begun:
+            self.begun = True
+            context["cursor"].execute("BEGIN")
+        return execute(sql, params, many, context)
+
+
+@contextmanager
+def atomic():
+    """transaction.atomic, one round trip shorter at each end: BEGIN travels with the
+    block's first batch, and COMMIT with a batch run with commit=True as its last work
+    (or on its own at the end). Inside a caller's transaction, it is transaction.atomic
+    (a savepoint). Within it the ORM may read and write, but not open atomic blocks (its
+    connection is in autocommit mode, for Django)."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.in_atomic_block or not db.get_autocommit():
+        with transaction.atomic():
+            yield
+        return
+    own = db.rows_transaction = _Transaction()
+    try:
+        with db.execute_wrapper(own):
+            yield
+    except BaseException:
+        if own.begun and not own.ended:
+            _end(db, "ROLLBACK")
+        raise
+    else:
+        if own.begun and not own.ended:
+            _end(db, "COMMIT")
+    finally:
+        db.rows_transaction = None
+
+
+def _own_transaction(db) -> _Transaction | None:
+    return getattr(db, "rows_transaction", None)
+
+
+def _end(db, command: str) -> None:
+    db.rows_transaction = None
+    try:
+        with db.cursor() as cursor:
+            cursor.execute(command)
+    finally:
+        if command == "ROLLBACK":
+            db.search_path_set_schemas = None  # a SET in the transaction is undone too
 
 
 def _search_path_to_set(db) -> str | None:

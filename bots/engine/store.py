@@ -126,7 +126,7 @@ HOLD_SQL = ("SELECT 1 FROM public.tenants_shardlease WHERE shard = %s AND owner 
 
 def settle(schema: str, order_id: int, reported: dict, quote: str) -> tuple[Order, list[Fill]]:
     """Bring an order in line with what the exchange reports; record new fills once."""
-    with in_schema(schema), transaction.atomic():
+    with in_schema(schema), rows.atomic():
         reads = rows.Batch()
         orders = reads.select(Order, "id = %s", [order_id], for_update=True)
         # The position is locked with the order: the fill, if any, moves it.

@@ -485,3 +485,78 @@ def test_a_batch_run_to_commit_inside_a_callers_transaction_leaves_the_commit_to
 
     assert not any(query["sql"].endswith("COMMIT") for query in queries)
     assert connection.connection.info.transaction_status != 0  # still in the test's transaction
+
+
+@pytest.mark.usefixtures("transactional_db")
+def test_an_own_transaction_sends_begin_with_its_first_batch_and_commit_with_its_last(acme, paper):
+    with in_schema(acme.tenant.schema_name):
+        bot = Bot.objects.create(connection=paper, **RICH_BOT)
+        with CaptureQueriesContext(connection) as queries, rows.atomic():
+            locked = rows.select(Bot, "id = %s", [bot.pk], for_update=True)
+            batch = rows.Batch()
+            batch.insert(order(bot, 1))
+            batch.run(commit=True)
+
+        assert len(queries) == 2
+        assert queries[0]["sql"].startswith("BEGIN;") and "BEGIN" not in queries[1]["sql"]
+        assert queries[1]["sql"].endswith("COMMIT")
+        assert locked[0].pk == bot.pk
+        assert connection.connection.info.transaction_status == 0  # idle
+        assert Order.objects.filter(client_order_id=f"rows-{bot.pk}-1").exists()
+
+
+@pytest.mark.usefixtures("transactional_db")
+def test_an_own_transaction_commits_at_its_end_when_no_batch_did(acme, paper):
+    with in_schema(acme.tenant.schema_name):
+        bot = Bot.objects.create(connection=paper, **RICH_BOT)
+        with rows.atomic():
+            rows.insert(order(bot, 1))
+        assert connection.connection.info.transaction_status == 0
+        assert Order.objects.filter(client_order_id=f"rows-{bot.pk}-1").exists()
+
+
+@pytest.mark.usefixtures("transactional_db")
+def test_an_own_transaction_undoes_everything_when_it_fails(acme, paper):
+    class Failed(Exception):
+        pass
+
+    with in_schema(acme.tenant.schema_name):
+        bot = Bot.objects.create(connection=paper, **RICH_BOT)
+        with pytest.raises(Failed), rows.atomic():
+            rows.insert(order(bot, 1))
+            Order.objects.filter(bot=bot).update(status=Order.Status.OPEN)  # the ORM writes in it too
+            raise Failed
+        # A unique violation in the batch that was to commit: rolled back, not left aborted.
+        rows.insert(order(bot, 2))
+        with pytest.raises(IntegrityError), rows.atomic():
+            batch = rows.Batch()
+            batch.insert(order(bot, 3))
+            batch.insert(order(bot, 2))
+            batch.run(commit=True)
+
+        assert connection.connection.info.transaction_status == 0
+        assert list(Order.objects.filter(bot=bot).values_list("client_order_id", flat=True)) == [f"rows-{bot.pk}-2"]
+
+
+@pytest.mark.usefixtures("transactional_db")
+def test_an_orm_statement_before_any_batch_starts_the_own_transaction(acme, paper):
+    with in_schema(acme.tenant.schema_name):
+        bot = Bot.objects.create(connection=paper, **RICH_BOT)
+        with CaptureQueriesContext(connection) as queries, rows.atomic():
+            Order.objects.create(**{field: value for field, value in vars(order(bot, 1)).items()
+                                    if field in {"bot_id", "client_order_id", "tag", "symbol", "side", "type",
+                                                 "price", "amount"}})
+            assert connection.connection.info.transaction_status != 0  # in the transaction
+            rows.insert(order(bot, 2))
+
+        assert connection.connection.info.transaction_status == 0
+        assert queries[-1]["sql"] == "COMMIT"
+        assert Order.objects.filter(bot=bot).count() == 2
+
+
+def test_an_own_transaction_inside_a_callers_is_a_savepoint(bot):
+    with pytest.raises(ZeroDivisionError), rows.atomic():
+        rows.insert(order(bot, 1))
+        1 / 0
+
+    assert not Order.objects.filter(bot=bot).exists()
