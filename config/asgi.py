@@ -29,5 +29,5 @@ application = ProtocolTypeRouter(
 
 # Everything loaded so far (Django, the apps, the URL and template machinery) lives as long
 # as the process. Left to the collector, each full collection walks all of it: 70-110 ms
-# with the server stopped, long enough to show in every answer waiting on it.
+# in which this process answers nothing.
 gc.freeze()
