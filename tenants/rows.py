@@ -96,7 +96,8 @@ class Batch:
         ahead = [sql for sql in (opening and not opening.begun and "BEGIN", search_path) if sql]
         if opening:
             opening.begun = True
-        if commit and (opening or (db.in_atomic_block and len(db.atomic_blocks) == 1)):
+        ends = commit and (opening.depth == 1 if opening else db.in_atomic_block and len(db.atomic_blocks) == 1)
+        if ends:
             sqls.append("COMMIT")
         try:
             with db.cursor() as cursor:
@@ -111,7 +112,7 @@ class Batch:
                         cursor.nextset()
                     if then is not None:
                         then(cursor.fetchall())
-            if commit and opening:
+            if ends and opening:
                 opening.ended = True
         except BaseException:
             if search_path:
@@ -121,6 +122,7 @@ class Batch:
 
 class _Transaction:
     begun = ended = False
+    depth = 1  # rows.atomic blocks open in it
 
     def __call__(self, execute, sql, params, many, context):
         """Any statement that comes before the first batch (an ORM read) starts it."""
@@ -135,9 +137,18 @@ def atomic():
     """transaction.atomic, one round trip shorter at each end: BEGIN travels with the
     block's first batch, and COMMIT with a batch run with commit=True as its last work
     (or on its own at the end). Inside a caller's transaction, it is transaction.atomic
-    (a savepoint). Within it the ORM may read and write, but not open atomic blocks (its
-    connection is in autocommit mode, for Django)."""
+    (a savepoint); inside another of these, it is part of that one's transaction (Django
+    knows of neither, so no savepoint). Within it the ORM may read and write, but not
+    open atomic blocks (its connection is in autocommit mode, for Django)."""
     db = connections[DEFAULT_DB_ALIAS]
+    outer = _own_transaction(db)
+    if outer:
+        outer.depth += 1
+        try:
+            yield
+        finally:
+            outer.depth -= 1
+        return
     if db.in_atomic_block or not db.get_autocommit():
         with transaction.atomic():
             yield
@@ -162,7 +173,6 @@ def _own_transaction(db) -> _Transaction | None:
 
 
 def _end(db, command: str) -> None:
-    db.rows_transaction = None
     try:
         with db.cursor() as cursor:
             cursor.execute(command)

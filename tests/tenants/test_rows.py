@@ -554,6 +554,28 @@ def test_an_orm_statement_before_any_batch_starts_the_own_transaction(acme, pape
         assert Order.objects.filter(bot=bot).count() == 2
 
 
+@pytest.mark.usefixtures("transactional_db")
+def test_an_own_transaction_inside_another_leaves_beginning_and_ending_to_the_outer_one(acme, paper):
+    class Failed(Exception):
+        pass
+
+    with in_schema(acme.tenant.schema_name):
+        bot = Bot.objects.create(connection=paper, **RICH_BOT)
+        with pytest.raises(Failed), CaptureQueriesContext(connection) as queries, rows.atomic():
+            rows.insert(order(bot, 1))
+            with rows.atomic():
+                batch = rows.Batch()
+                batch.insert(order(bot, 2))
+                batch.run(commit=True)
+            raise Failed
+
+        ends = [query["sql"] for query in queries
+                if any(word in query["sql"] for word in ("BEGIN", "COMMIT", "ROLLBACK"))]
+        assert ends == [queries[0]["sql"], "ROLLBACK"]
+        assert queries[0]["sql"].startswith("BEGIN;")
+        assert not Order.objects.filter(bot=bot).exists()
+
+
 def test_an_own_transaction_inside_a_callers_is_a_savepoint(bot):
     with pytest.raises(ZeroDivisionError), rows.atomic():
         rows.insert(order(bot, 1))
