@@ -10,11 +10,12 @@ from decimal import Decimal
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Max
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from bots.accounting import Book
-from bots.models import Order, Position
+from bots.models import BotEvent, Fill, Order, Position
 from tenants.groups import bot_group, workspace_group
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,16 @@ def statuses_of(bots) -> list[dict]:
     open_orders = dict(Order.objects.filter(bot_id__in=ids, status__in=[Order.Status.PENDING, Order.Status.OPEN])
                        .values_list("bot_id").annotate(n=Count("id")).values_list("bot_id", "n"))
     return [status_from(bot, books.get(bot.pk, {}), open_orders.get(bot.pk, 0)) for bot in bots]
+
+
+def shown_marks(bot) -> dict:
+    """What a bot's page is about to show, for its socket to send only what comes after:
+    the newest fill and event, and the time. Read before the page's tables, so a row
+    written in between is sent again rather than missed (the page drops the copy)."""
+    at = timezone.now()
+    return {"fill": Fill.objects.filter(bot=bot).aggregate(n=Max("id"))["n"] or 0,
+            "event": BotEvent.objects.filter(bot=bot).aggregate(n=Max("id"))["n"] or 0,
+            "since": int(at.timestamp() * 1000)}
 
 
 def status_from(bot, books: dict[str, Book], open_orders: int) -> dict:

@@ -52,6 +52,8 @@ def bot_detail(request, bot_id):
         context["webhook_url"] = workspace_reverse(request.tenant, "signal_webhook", request, token="…")
     if is_htmx(request) and request.GET.get("part") in ("orders", "fills", "activity"):
         return render(request, f"bots/bot_detail.html#{request.GET['part']}", context)
+    # The tables are read as the template renders them, after this.
+    context["shown"] = live.shown_marks(bot)
     return render(request, "bots/bot_detail.html", context)
 
 

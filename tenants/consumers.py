@@ -1,7 +1,7 @@
 import asyncio
 import functools
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -33,7 +33,8 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
 
     async def connect(self):
         self.schema = self.scope["tenant"].schema_name
-        self.view, self.bot_id = _view(self.scope.get("query_string", b""))
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        self.view, self.bot_id = _view(query)
         self.groups_joined = [workspace_group(self.schema)]
         if self.bot_id is not None:
             self.groups_joined.append(bot_group(self.schema, self.bot_id))
@@ -47,9 +48,18 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
                         "csrf_token": _csrf_cookie(self.scope)}
         # Fragments are in the socket user's language and time zone, as their pages are.
         self.preferences = preferences.for_socket(self.scope)
-        if self.bot_id is not None:
+        # What the page has: what it says it rendered (bots/live.py's shown_marks, in the
+        # socket's URL, so also on every reconnect), else everything up to now.
+        shown = _shown(query)
+        if self.bot_id is not None and shown is not None:
+            self.last_fill, self.last_event, self.orders_since = shown
+            self.orders_shown = set()
+        elif self.bot_id is not None:
             await self._mark_shown()
         await self.accept()
+        if self.bot_id is not None and shown is not None:
+            # Rows written between the page's render and this socket's start.
+            await self.bot_news({})
 
     async def disconnect(self, code):
         for group in getattr(self, "groups_joined", []):
@@ -110,7 +120,7 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _mark_shown(self) -> None:
-        """What the page has: everything up to now (it was rendered just before)."""
+        """Everything up to now: the page was rendered just before."""
         with schema_context(self.schema):
             self.last_fill = Fill.objects.filter(bot_id=self.bot_id).order_by("-id").values_list("id", flat=True).first() or 0
             self.last_event = (BotEvent.objects.filter(bot_id=self.bot_id).order_by("-id")
@@ -147,11 +157,21 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
                 return render_to_string("bots/live_news.html", context)
 
 
-def _view(query_string: bytes) -> tuple[str, int | None]:
-    view = parse_qs(query_string.decode("latin-1")).get("view", [""])[0]
+def _view(query: dict[str, list[str]]) -> tuple[str, int | None]:
+    view = query.get("view", [""])[0]
     if view.startswith("bot:") and view[4:].isdigit():
         return "bot", int(view[4:])
     return view, None
+
+
+def _shown(query: dict[str, list[str]]) -> tuple[int, int, datetime] | None:
+    """The page's marks, when all three are whole numbers: newest fill, newest event,
+    and when (milliseconds since the epoch, never later than now)."""
+    values = [query.get(name, [""])[0] for name in ("fill", "event", "since")]
+    if not all(value.isascii() and value.isdigit() and len(value) <= 18 for value in values):
+        return None
+    fill, event, since = map(int, values)
+    return fill, event, datetime.fromtimestamp(min(since / 1000, time.time()), tz=UTC)
 
 
 def _csrf_cookie(scope) -> str:

@@ -36,12 +36,22 @@
     }, 200);
   });
 
-  // New rows on top: the "nothing yet" line goes, and the table keeps to one page.
+  // New rows on top: the "nothing yet" line goes, a row the page had already (sent again
+  // after a reconnect, or written while the page loaded) leaves its older copy, and the
+  // table keeps to one page.
+  const rowKey = (row) => row.id || row.dataset.fill || row.dataset.event || null;
   document.addEventListener("htmx:oobAfterSwap", (event) => {
     const target = event.detail.target;
     if (!target || !NEWS_TARGETS.includes(target.id)) return;
     const empty = document.getElementById(target.id.replace(/-(rows|list)$/, "-empty"));
     if (empty) empty.remove();
+    const seen = new Set();
+    for (const row of Array.from(target.children)) {
+      const key = rowKey(row);
+      if (key === null) continue;
+      if (seen.has(key)) row.remove();
+      else seen.add(key);
+    }
     const limit = Number(target.dataset.limit || 0);
     while (limit && target.children.length > limit) target.lastElementChild.remove();
   });

@@ -1,6 +1,8 @@
 """The bots' pages: list, detail, controls, create with preview, edit and roll back,
 the signal bot's webhook, and who may do what."""
 
+import re
+import time
 from decimal import Decimal as D
 
 import pytest
@@ -59,6 +61,15 @@ def test_the_detail_page_shows_status_orders_fills_and_events(acme, traded_bot):
     assert "grid:buy:1" in page and "59500" in page and "-0.595" in page
     assert "Started" in page
     assert f"view=bot:{traded_bot.pk}" in page
+
+
+def test_the_detail_pages_socket_asks_for_what_comes_after_the_newest_fill_and_event_shown(acme, traded_bot):
+    before = int(time.time() * 1000)
+    page = acme.client(acme.viewer).get(f"/bots/{traded_bot.pk}/").content.decode()
+    fill, event = in_acme(acme, lambda: (traded_bot.fills.get().pk, traded_bot.events.latest("id").pk))
+    [since] = re.findall(rf'ws-connect="/ws/workspace/\?view=bot:{traded_bot.pk}&amp;fill={fill}&amp;event={event}'
+                         r'&amp;since=(\d+)"', page)
+    assert before <= int(since) <= time.time() * 1000
 
 
 def test_the_orders_table_filters_by_status_and_its_pages_keep_the_filter(acme, make_bot):

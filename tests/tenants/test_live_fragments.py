@@ -163,3 +163,47 @@ def test_news_of_the_bot_sends_only_the_rows_its_page_has_not_shown(acme):
     # The resting order changed (filled): its row replaces itself.
     assert f'<tr id="order-{resting.pk}" hx-swap-oob="true">' in news and "Filled" in news
     assert news.count("grid:buy:1") == 1 and news.count("grid:sell:2") == 1
+
+
+def test_a_bot_page_gets_at_once_the_rows_written_between_its_render_and_its_socket(acme):
+    from decimal import Decimal as D
+
+    from django_tenants.utils import schema_context
+
+    from bots.actions import record_event
+    from bots.models import BotEvent, Fill, Order
+
+    paper = do_create_connection(acme.tenant, label="Paper", exchange="paper", actor=acme.owner)
+    bot = do_create_bot(acme.tenant, name="Quick", connection=paper, strategy="grid", symbols=["BTC/USDT"],
+                        params=GRID, actor=acme.owner)
+    with schema_context(acme.tenant.schema_name):
+        shown = live.shown_marks(bot)
+        order = Order.objects.create(bot=bot, client_order_id="av1b1n1", tag="grid:buy:1", symbol="BTC/USDT",
+                                     side="buy", type="market", amount=D("0.01"), filled=D("0.01"), status="closed")
+        Fill.objects.create(bot=bot, order=order, sequence="0.01", symbol="BTC/USDT", side="buy", price=D("59500"),
+                            amount=D("0.01"), fee=D("0.595"), timestamp="2026-11-21T10:01Z")
+        record_event(bot, BotEvent.Kind.ORDER_FILLED, "Buy 0.01 BTC/USDT at 59500")
+    view = f"bot:{bot.pk}&fill={shown['fill']}&event={shown['event']}&since={shown['since']}"
+
+    # Nothing is pushed: the socket sends what the page missed as it opens.
+    [news] = receive_after_push(socket_for(acme, acme.viewer, view), acme.tenant.schema_name, [])
+    assert "Buy 0.01 BTC/USDT at 59500" in news and "Created with the Grid strategy." not in news
+    assert '<tbody id="bot-fills-rows" hx-swap-oob="afterbegin"><tr class="fill"' in news
+    assert '<tbody id="bot-orders-rows" hx-swap-oob="afterbegin">' in news and "grid:buy:1" in news
+
+
+@pytest.mark.parametrize("marks", [
+    "fill=x&event=1&since=1",
+    "fill=1&event=1",
+    "fill={fill}&event={event}&since=99999999999999999",  # past year 9999
+])
+def test_a_bot_page_with_unreadable_or_future_marks_still_connects_and_gets_no_old_rows(acme, marks):
+    from django_tenants.utils import schema_context
+
+    paper = do_create_connection(acme.tenant, label="Paper", exchange="paper", actor=acme.owner)
+    bot = do_create_bot(acme.tenant, name="Quiet", connection=paper, strategy="grid", symbols=["BTC/USDT"],
+                        params=GRID, actor=acme.owner)
+    with schema_context(acme.tenant.schema_name):
+        shown = live.shown_marks(bot)
+    view = f"bot:{bot.pk}&" + marks.format(**shown)
+    assert receive_after_push(socket_for(acme, acme.viewer, view), acme.tenant.schema_name, []) == []
