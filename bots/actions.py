@@ -74,6 +74,7 @@ def do_update_bot_config(tenant, bot: Bot, *, actor, params: dict | None = None,
         registry.touch(tenant, bot.pk)
         audit.record("bot.config_changed", actor=actor, tenant=tenant, target=f"{bot.pk} {bot.name}",
                      revision=bot.revision)
+        live.after_commit(tenant, bot)
     return revision
 
 

@@ -110,6 +110,18 @@ def test_an_unchanged_configuration_makes_no_new_revision(acme, make_bot):
         assert Bot.objects.get(pk=bot.pk).revision == 1
 
 
+def test_a_new_revision_is_pushed_to_the_bots_open_pages_once_committed(acme, make_bot, monkeypatch,
+                                                                        django_capture_on_commit_callbacks):
+    bot = make_bot()
+    pushed = []
+    monkeypatch.setattr("bots.live.push", lambda schema_name, statuses: pushed.append((schema_name, statuses)))
+    with django_capture_on_commit_callbacks(execute=True):
+        do_update_bot_config(acme.tenant, bot, actor=acme.owner, name="Renamed")
+        assert pushed == []
+    [(schema_name, [status])] = pushed
+    assert schema_name == acme.tenant.schema_name and status["id"] == bot.pk and status["name"] == "Renamed"
+
+
 def test_rolling_back_to_a_missing_revision_is_refused(acme, make_bot):
     with pytest.raises(ValidationError, match="Revision 9 does not exist"):
         do_rollback_bot_config(acme.tenant, make_bot(), to_revision=9, actor=acme.owner)
