@@ -81,9 +81,10 @@ class ShardRunner:
         self.market_info: dict[tuple, dict] = {}
         self.market = MarketReader()
         self.database = SchemaThreads()
-        self.lags: list[float] = []
-        self.reported_at = time.time()
-        self.histogram: dict[str, int] = {}
+        # Per shard: a runner may hold several, and each shard's lease reports its own.
+        self.lags: dict[int, list[float]] = {}
+        self.reported_at: dict[int, float] = {}
+        self.histograms: dict[int, dict[str, int]] = {}
         self.background: dict[str, asyncio.Task] = {}
         self.wakeup = asyncio.Event()
         self.ticks = 0
@@ -193,7 +194,7 @@ class ShardRunner:
         async with self.concurrency:
             scheduled = slot.next_tick or now
             started = time.time()
-            self.lags.append(max(0.0, started - scheduled))
+            self.lags.setdefault(slot.shard, []).append(max(0.0, started - scheduled))
             try:
                 await slot.tick(quotes, started)
             except store.LeaseLost:
@@ -215,12 +216,15 @@ class ShardRunner:
 
     def _claim(self, shard: int) -> bool:
         now = time.time()
+        # A new owner reports its own figures, not those of the runner before it.
         claimed = ShardLease.objects.filter(shard=shard).filter(expires_at__lt=now).update(
             owner=self.owner, generation=F("generation") + 1, expires_at=now + self.lease_seconds, claimed_at=now,
+            lag_p50_ms=0, lag_p99_ms=0, ticks_per_second=0, lag_histogram={},
         ) or ShardLease.objects.filter(shard=shard, owner=self.owner).update(expires_at=now + self.lease_seconds)
         if claimed:
             generation = ShardLease.objects.values_list("generation", flat=True).get(shard=shard)
             self.held[shard] = store.Lease(shard, self.owner, generation)
+            self.reported_at.setdefault(shard, now)
             logger.info("%s claimed shard %s (generation %s)", self.owner, shard, generation)
         return bool(claimed)
 
@@ -228,7 +232,7 @@ class ShardRunner:
         now = time.time()
         for shard, lease in list(self.held.items()):
             renewed = ShardLease.objects.filter(shard=shard, owner=self.owner, generation=lease.generation).update(
-                expires_at=now + self.lease_seconds, bots=self._count(shard), reported_at=now, **self._report()
+                expires_at=now + self.lease_seconds, bots=self._count(shard), reported_at=now, **self._report(shard)
             )
             if not renewed:
                 logger.warning("%s lost shard %s", self.owner, shard)
@@ -247,16 +251,17 @@ class ShardRunner:
     def _count(self, shard: int) -> int:
         return sum(1 for slot in self.slots.values() if slot.shard == shard)
 
-    def _report(self) -> dict:
-        """Tick lag percentiles and tick rate since the last report, and the histogram of
-        every tick's lag since this runner began."""
+    def _report(self, shard: int) -> dict:
+        """A shard's tick lag percentiles and tick rate since its last report, and the
+        histogram of every tick's lag since this runner claimed it."""
         now = time.time()
-        lags, self.lags = self.lags, []
-        elapsed, self.reported_at = now - self.reported_at, now
+        lags = self.lags.pop(shard, [])
+        elapsed, self.reported_at[shard] = now - self.reported_at[shard], now
+        histogram = self.histograms.setdefault(shard, {})
         for lag in lags:
             bound = next(b for b in LAG_BUCKETS_MS if lag * 1000 <= b)
-            self.histogram[str(bound)] = self.histogram.get(str(bound), 0) + 1
-        report = {"lag_histogram": dict(self.histogram)}
+            histogram[str(bound)] = histogram.get(str(bound), 0) + 1
+        report = {"lag_histogram": dict(histogram)}
         if len(lags) >= 2:
             cuts = quantiles(lags, n=100)
             report.update(lag_p50_ms=cuts[49] * 1000, lag_p99_ms=cuts[98] * 1000,
@@ -265,6 +270,8 @@ class ShardRunner:
 
     def _drop_shard(self, shard: int) -> None:
         self.held.pop(shard, None)
+        for figures in (self.lags, self.reported_at, self.histograms):
+            figures.pop(shard, None)
         for key in [key for key, slot in self.slots.items() if slot.shard == shard]:
             del self.slots[key]
 

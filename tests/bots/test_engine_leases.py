@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from django.db.models import F
 from django_q.models import OrmQ
 from django_tenants.utils import schema_context
 
@@ -47,6 +48,25 @@ def test_a_running_runner_takes_over_a_shard_whose_lease_lapsed(acme, globex, ma
     with RunnerThread(shard=0, lease=1.5):
         wait_for(lambda: last_tick(acme, first) and last_tick(globex, second), timeout=10)
     assert ShardLease.objects.get(shard=1).generation == 8
+
+
+def test_a_runner_holding_two_shards_reports_each_shards_own_ticks(acme, globex, market, make_bot, settings):
+    settings.ENGINE_SHARDS = 2
+    do_start_bot(acme.tenant, make_bot(name="one"), actor=acme.owner)
+    globex_paper = do_create_connection(globex.tenant, label="Paper", exchange="paper", actor=globex.owner)
+    do_start_bot(globex.tenant, do_create_bot(globex.tenant, name="two", connection=globex_paper, strategy="grid",
+                                              symbols=["BTC/USDT"], params=GRID, actor=globex.owner),
+                 actor=globex.owner)
+    # Shard 1's runner died after a bad report.
+    ShardLease.objects.filter(shard=1).update(owner="dead:1:x", generation=7, expires_at=time.time() + 1, enqueued_at=0,
+                                              lag_p99_ms=25_000, ticks_per_second=3, lag_histogram={"inf": 50})
+    with RunnerThread(shard=0, tick=0.1, lease=1.5) as thread:
+        wait_for(lambda: ShardLease.objects.filter(owner=thread.runner.owner, ticks_per_second__gt=0,
+                                                   reported_at__gt=F("claimed_at") + 0.6).count() == 2, timeout=10)
+    for lease in ShardLease.objects.all():
+        # One bot at 10 ticks a second on each shard, not the runner's two bots on both.
+        assert lease.ticks_per_second <= 12, lease.shard
+        assert lease.lag_p99_ms < 1000 and "inf" not in lease.lag_histogram, lease.shard
 
 
 def test_a_runner_that_lost_its_lease_can_write_no_order(acme, make_bot):
