@@ -95,6 +95,10 @@ def save(obj):
     batch.run()
 
 
+class Failed(Exception):
+    """What a block raises to be left by an error."""
+
+
 def order(bot, number, **fields):
     defaults = {"client_order_id": f"rows-{bot.pk}-{number}", "tag": f"level-{number}", "symbol": "BTC/USDT",
                 "side": "buy", "type": "limit", "price": Decimal("60000.5"), "amount": Decimal("0.01")}
@@ -517,9 +521,6 @@ def test_an_own_transaction_commits_at_its_end_when_no_batch_did(acme, paper):
 
 @pytest.mark.usefixtures("transactional_db")
 def test_an_own_transaction_undoes_everything_when_it_fails(acme, paper):
-    class Failed(Exception):
-        pass
-
     with in_schema(acme.tenant.schema_name):
         bot = Bot.objects.create(connection=paper, **RICH_BOT)
         with pytest.raises(Failed), rows.atomic():
@@ -556,9 +557,6 @@ def test_an_orm_statement_before_any_batch_starts_the_own_transaction(acme, pape
 
 @pytest.mark.usefixtures("transactional_db")
 def test_an_own_transaction_inside_another_leaves_beginning_and_ending_to_the_outer_one(acme, paper):
-    class Failed(Exception):
-        pass
-
     with in_schema(acme.tenant.schema_name):
         bot = Bot.objects.create(connection=paper, **RICH_BOT)
         with pytest.raises(Failed), CaptureQueriesContext(connection) as queries, rows.atomic():
